@@ -1,0 +1,43 @@
+import { createServer, type Server } from 'node:http';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from '../util/logger.js';
+
+export type AdminRoutes = ReadonlyMap<string, () => unknown>;
+
+/**
+ * The admin API: HTTP over a unix socket, JSON out (CONTRACT section 3). Only
+ * local users with access to the socket (mode 0660) can reach it; it is never
+ * exposed on the network.
+ */
+export async function startAdminServer(socketPath: string, routes: AdminRoutes, logger: Logger): Promise<Server> {
+  mkdirSync(dirname(socketPath), { recursive: true });
+  // A socket file left by a killed daemon would make listen() fail with EADDRINUSE.
+  rmSync(socketPath, { force: true });
+  const server = createServer((request, response) => {
+    const handler = request.method === 'GET' ? routes.get(request.url ?? '') : undefined;
+    if (!handler) {
+      response.writeHead(404, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ error: { code: 'PE_ERR_NOT_FOUND', message: `no admin route ${request.method} ${request.url}` } }));
+      return;
+    }
+    try {
+      const body = JSON.stringify(handler());
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(body);
+    } catch (error: unknown) {
+      logger.error({ err: error, route: request.url }, 'admin route failed');
+      response.writeHead(500, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ error: { code: 'PE_ERR_INTERNAL', message: 'admin route failed; see the daemon log' } }));
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  chmodSync(socketPath, 0o660);
+  return server;
+}

@@ -1,0 +1,13 @@
+/** What a CLI command may touch, passed in so commands stay testable in-process. */
+export interface CliIo {
+  readonly stdout: { write(text: string): unknown };
+  readonly stderr: { write(text: string): unknown };
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** CONTRACT section 3 exit codes. */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+export type CliCommand = (args: readonly string[], io: CliIo) => Promise<number>;

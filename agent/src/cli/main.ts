@@ -1,0 +1,41 @@
+import { describeError, GatewayError } from '../errors.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './cli-io.js';
+import { configCheckCommand } from './config-check-command.js';
+import { passwordHashCommand } from './password-hash-command.js';
+import { runCommand } from './run-command.js';
+import { statusCommand } from './status-command.js';
+import { USAGE } from './usage.js';
+
+/** Command words (one or two) to their implementation. */
+const COMMANDS: ReadonlyMap<string, CliCommand> = new Map([
+  ['run', runCommand],
+  ['config check', configCheckCommand],
+  ['status', statusCommand],
+  ['password hash', passwordHashCommand],
+]);
+
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    io.stdout.write(USAGE);
+    return argv.length === 0 ? EXIT_USAGE : EXIT_OK;
+  }
+  if (argv[0] === '--version') {
+    const { GATEWAY_VERSION } = await import('../version.js');
+    io.stdout.write(`${GATEWAY_VERSION}\n`);
+    return EXIT_OK;
+  }
+  const twoWords = `${argv[0]} ${argv[1] ?? ''}`;
+  const command = COMMANDS.get(twoWords) ?? COMMANDS.get(argv[0] ?? '');
+  if (!command) {
+    io.stderr.write(`pleevi-edge: unknown command "${argv.join(' ')}"\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  const rest = argv.slice(COMMANDS.has(twoWords) ? 2 : 1);
+  try {
+    return await command(rest, io);
+  } catch (error: unknown) {
+    const code = error instanceof GatewayError ? ` [${error.code}]` : '';
+    io.stderr.write(`pleevi-edge: ${describeError(error)}${code}\n`);
+    return EXIT_FAILURE;
+  }
+}

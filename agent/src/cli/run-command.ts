@@ -1,0 +1,50 @@
+import { parseArgs } from 'node:util';
+import { startAdminServer } from '../admin/admin-server.js';
+import { loadConfig, resolveConfigPath } from '../config/load-config.js';
+import { ConfigError } from '../errors.js';
+import { Gateway } from '../gateway.js';
+import { createLogger } from '../util/logger.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
+import { printConfigProblems } from './print-config-problems.js';
+
+/** `pleevi-edge run`: the daemon. Stops cleanly on SIGTERM / SIGINT. */
+export const runCommand: CliCommand = async (args, io) => {
+  let flags;
+  try {
+    flags = parseArgs({ args: [...args], options: { config: { type: 'string' } }, strict: true }).values;
+  } catch (error: unknown) {
+    io.stderr.write(`pleevi-edge run: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT_USAGE;
+  }
+  const configPath = resolveConfigPath(flags.config, io.env);
+  let config;
+  try {
+    config = loadConfig(configPath, io.env);
+  } catch (error: unknown) {
+    if (error instanceof ConfigError) {
+      printConfigProblems(io, configPath, error);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+
+  const logger = createLogger(config.log.level);
+  const gateway = await Gateway.start(config, { logger });
+  const admin = await startAdminServer(config.admin.socket, new Map([['/v1/status', () => gateway.status()]]), logger);
+  logger.info({ socket: config.admin.socket }, 'admin API listening');
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      logger.info({ signal }, 'stopping');
+      resolve();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  admin.close();
+  await gateway.close();
+  logger.flush();
+  return EXIT_OK;
+};
+
+export { EXIT_FAILURE };

@@ -1,0 +1,58 @@
+import { parseArgs } from 'node:util';
+import { adminGet } from '../admin/admin-client.js';
+import { loadConfig, resolveConfigPath } from '../config/load-config.js';
+import { ConfigError } from '../errors.js';
+import type { GatewayStatus } from '../gateway.js';
+import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
+import { printConfigProblems } from './print-config-problems.js';
+import { formatTable } from './format-table.js';
+
+/** `pleevi-edge status`: the live picture, from the running daemon over the admin socket. */
+export const statusCommand: CliCommand = async (args, io) => {
+  let flags;
+  try {
+    flags = parseArgs({ args: [...args], options: { config: { type: 'string' }, json: { type: 'boolean' } }, strict: true }).values;
+  } catch (error: unknown) {
+    io.stderr.write(`pleevi-edge status: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT_USAGE;
+  }
+  const configPath = resolveConfigPath(flags.config, io.env);
+  let config;
+  try {
+    config = loadConfig(configPath, io.env);
+  } catch (error: unknown) {
+    if (error instanceof ConfigError) {
+      printConfigProblems(io, configPath, error);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+  const status = (await adminGet(config.admin.socket, '/v1/status')) as GatewayStatus;
+  if (flags.json) {
+    io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+    return EXIT_OK;
+  }
+  const listen = `port ${status.listen.port}${status.listen.tlsPort ? `, TLS ${status.listen.tlsPort}` : ''}, path ${status.listen.path}`;
+  io.stdout.write(
+    [
+      `gateway    ${status.gatewayId}  (pleevi-edge ${status.version})`,
+      `uptime     ${status.uptimeS} s since ${status.startedAt}`,
+      `listening  ${listen}`,
+      `upstream   ${status.upstream.url}`,
+      `cloud link ${status.cloudLink}`,
+      `counters   ${Object.entries(status.counters).map(([name, value]) => `${name}=${value}`).join(' ')}`,
+      '',
+      `stations connected: ${status.stations.length}`,
+      '',
+    ].join('\n'),
+  );
+  if (status.stations.length > 0) {
+    io.stdout.write(
+      formatTable(
+        ['STATION', 'PROTOCOL', 'STATE', 'REMOTE', 'CONNECTED SINCE'],
+        status.stations.map((station) => [station.stationId, station.protocol || '-', station.state, station.remoteAddress, station.connectedAt]),
+      ),
+    );
+  }
+  return EXIT_OK;
+};

@@ -1,0 +1,273 @@
+/**
+ * The configuration FILE as written by an installer (CONTRACT section 2), as
+ * a JSON Schema (draft-07, checked by ajv with `allErrors`). Rules that need
+ * more than one value (duplicate station ids, TLS with a plain URL, files that
+ * must exist) live in load-config.ts; everything a schema can say is here, so
+ * one validation run reports every structural problem at once.
+ *
+ * `errorMessage` is an annotation keyword registered by the loader: when a
+ * subschema carries one, its failure is reported with that text instead of
+ * ajv's generic "must match pattern ...".
+ */
+import type { AuthorizationMode, LogLevel } from './gateway-config.js';
+
+/** Defaults, in one place: the schema shows them and the loader applies them. */
+export const CONFIG_DEFAULTS = {
+  listen: {
+    host: '0.0.0.0',
+    port: 8080,
+    path: '/ocpp',
+    tlsPort: 8443,
+    // ws's own default is 100 MiB; OCPP messages are a few KiB, so a station
+    // that sends more is broken or hostile.
+    maxFrameBytes: 262_144,
+    maxBufferedBytes: 1_048_576,
+    pingIntervalMs: 30_000,
+  },
+  upstream: {
+    connectTimeoutMs: 10_000,
+    outageGraceMs: 15_000,
+    permessageDeflate: true,
+  },
+  stations: { allowUnknown: true },
+  authorization: { mode: 'cpms' as AuthorizationMode },
+  mqtt: { topicPrefix: 'pleevi/v1/gw/{gatewayId}' },
+  smartCharging: {
+    profileIdBase: 900_000,
+    stackLevel: 8,
+    callTimeoutMs: 30_000,
+  },
+  log: { level: 'info' as LogLevel },
+} as const;
+
+export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export const AUTHORIZATION_MODES: readonly AuthorizationMode[] = ['cpms', 'local'];
+
+/** Longest delay setTimeout honours (2^31 - 1 ms); larger values fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** The file as written, after schema validation: every key optional except those marked. */
+export interface ConfigFile {
+  gatewayId?: string;
+  dataDir?: string;
+  listen?: {
+    host?: string;
+    port?: number;
+    path?: string;
+    tls?: { cert: string; key: string; port?: number };
+    maxFrameBytes?: number;
+    maxBufferedBytes?: number;
+    pingIntervalMs?: number;
+  };
+  upstream: {
+    url: string;
+    tls?: TlsFilesFile;
+    connectTimeoutMs?: number;
+    outageGraceMs?: number;
+    permessageDeflate?: boolean;
+  };
+  stations?: {
+    allowUnknown?: boolean;
+    list?: StationFile[];
+  };
+  authorization?: { mode?: AuthorizationMode };
+  mqtt?: { url: string; tls?: TlsFilesFile; topicPrefix?: string };
+  smartCharging?: { profileIdBase?: number; stackLevel?: number; callTimeoutMs?: number };
+  provisioning?: { url?: string; claimBaseUrl?: string };
+  admin?: { socket?: string };
+  log?: { level?: LogLevel };
+}
+
+export interface TlsFilesFile {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+export interface StationFile {
+  id: string;
+  password?: string;
+  passwordHash?: string;
+  upstream?: { username?: string; password?: string; cert?: string; key?: string };
+}
+
+const nonEmptyString = { type: 'string', minLength: 1 } as const;
+
+/** A PEM file path (relative to the config file's folder) or the PEM text itself. */
+const pemSource = { type: 'string', minLength: 1 } as const;
+
+function integer(minimum: number, maximum: number, defaultValue?: number): Record<string, unknown> {
+  return defaultValue === undefined
+    ? { type: 'integer', minimum, maximum }
+    : { type: 'integer', minimum, maximum, default: defaultValue };
+}
+
+/** Port 0 lets the OS pick a free port; tests and the demo rely on it. */
+function port(defaultValue: number): Record<string, unknown> {
+  return integer(0, 65_535, defaultValue);
+}
+
+/** cert without key (or the reverse) is always a mistake: report the missing half. */
+const certNeedsKey = { cert: ['key'], key: ['cert'] } as const;
+
+const tlsFiles = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { ca: pemSource, cert: pemSource, key: pemSource },
+  dependencies: certNeedsKey,
+} as const;
+
+const station = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id'],
+  properties: {
+    // OCPP 2.0.1 Part 4 (OCPP-J) section 3.1.1 allows identities of up to 48
+    // characters; ':' cannot appear because the id is the HTTP Basic user-id
+    // (RFC 7617 section 2) in Security Profile 1.
+    id: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 48,
+      pattern: '^[^:]+$',
+      errorMessage: "must be 1 to 48 characters without ':' (OCPP 2.0.1 charging station identity)",
+    },
+    password: nonEmptyString,
+    // Checked by isValidPasswordHash in the loader, so the rule lives in one place.
+    passwordHash: nonEmptyString,
+    upstream: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        username: {
+          type: 'string',
+          minLength: 1,
+          pattern: '^[^:]+$',
+          errorMessage: "must not be empty or contain ':' (HTTP Basic user-id, RFC 7617)",
+        },
+        password: nonEmptyString,
+        cert: pemSource,
+        key: pemSource,
+      },
+      dependencies: { ...certNeedsKey, username: ['password'], password: ['username'] },
+    },
+  },
+  allOf: [
+    {
+      not: { required: ['password', 'passwordHash'] },
+      errorMessage: 'set either password or passwordHash, not both',
+    },
+  ],
+} as const;
+
+export const CONFIG_SCHEMA = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'urn:pleevi-edge:config:v1',
+  title: 'pleevi-edge configuration',
+  type: 'object',
+  additionalProperties: false,
+  required: ['upstream'],
+  properties: {
+    gatewayId: {
+      // It becomes an MQTT topic level and a file name: no '/', '+', '#'.
+      type: 'string',
+      pattern: '^[A-Za-z0-9._-]{1,64}$',
+      errorMessage: 'must be 1 to 64 characters from A-Z a-z 0-9 . _ -',
+    },
+    dataDir: nonEmptyString,
+    listen: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        host: { ...nonEmptyString, default: CONFIG_DEFAULTS.listen.host },
+        port: port(CONFIG_DEFAULTS.listen.port),
+        path: {
+          type: 'string',
+          pattern: "^(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+/?$",
+          default: CONFIG_DEFAULTS.listen.path,
+          errorMessage: 'must be a URL path prefix such as "/ocpp" (at least one segment, no query)',
+        },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['cert', 'key'],
+          properties: { cert: pemSource, key: pemSource, port: port(CONFIG_DEFAULTS.listen.tlsPort) },
+        },
+        maxFrameBytes: integer(1024, 104_857_600, CONFIG_DEFAULTS.listen.maxFrameBytes),
+        maxBufferedBytes: integer(1024, 1_073_741_824, CONFIG_DEFAULTS.listen.maxBufferedBytes),
+        pingIntervalMs: integer(10, MAX_TIMER_MS, CONFIG_DEFAULTS.listen.pingIntervalMs),
+      },
+    },
+    upstream: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url'],
+      properties: {
+        url: { type: 'string', pattern: '^wss?://\\S+$', errorMessage: 'must be a ws:// or wss:// URL' },
+        tls: tlsFiles,
+        connectTimeoutMs: integer(1, MAX_TIMER_MS, CONFIG_DEFAULTS.upstream.connectTimeoutMs),
+        outageGraceMs: integer(0, MAX_TIMER_MS, CONFIG_DEFAULTS.upstream.outageGraceMs),
+        permessageDeflate: { type: 'boolean', default: CONFIG_DEFAULTS.upstream.permessageDeflate },
+      },
+    },
+    stations: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        allowUnknown: { type: 'boolean', default: CONFIG_DEFAULTS.stations.allowUnknown },
+        list: { type: 'array', items: station },
+      },
+    },
+    authorization: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        mode: { enum: AUTHORIZATION_MODES, default: CONFIG_DEFAULTS.authorization.mode },
+      },
+    },
+    mqtt: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url'],
+      properties: {
+        url: { type: 'string', pattern: '^mqtts?://\\S+$', errorMessage: 'must be an mqtt:// or mqtts:// URL' },
+        tls: tlsFiles,
+        topicPrefix: {
+          // MQTT 5 section 4.7: wildcards are not allowed in a publish topic.
+          type: 'string',
+          pattern: '^[^/+#][^+#]*[^/+#]$|^[^/+#]$',
+          default: CONFIG_DEFAULTS.mqtt.topicPrefix,
+          errorMessage: "must be a topic without '+' or '#' and without a leading or trailing '/'",
+        },
+      },
+    },
+    smartCharging: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        // chargingProfileId is an OCPP integer; leave room above the base for the ids the gateway allocates.
+        profileIdBase: integer(1, 2_000_000_000, CONFIG_DEFAULTS.smartCharging.profileIdBase),
+        stackLevel: integer(0, 1000, CONFIG_DEFAULTS.smartCharging.stackLevel),
+        callTimeoutMs: integer(1, MAX_TIMER_MS, CONFIG_DEFAULTS.smartCharging.callTimeoutMs),
+      },
+    },
+    provisioning: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        url: { type: 'string', pattern: '^https?://\\S+$', errorMessage: 'must be an https:// (or http://) URL' },
+        claimBaseUrl: { type: 'string', pattern: '^https?://\\S+$', errorMessage: 'must be an https:// (or http://) URL' },
+      },
+    },
+    admin: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { socket: nonEmptyString },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { level: { enum: LOG_LEVELS, default: CONFIG_DEFAULTS.log.level } },
+    },
+  },
+} as const;

@@ -1,0 +1,84 @@
+/**
+ * The resolved configuration: the file of CONTRACT section 2 after validation,
+ * with every default filled in and every file path resolved against the
+ * config file's folder. The rest of the agent reads only this shape.
+ */
+export type AuthorizationMode = 'cpms' | 'local';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface TlsFiles {
+  /** PEM contents, already read from disk. */
+  readonly cert?: string;
+  readonly key?: string;
+  readonly ca?: string;
+}
+
+export interface ListenConfig {
+  readonly host: string;
+  readonly port: number;
+  /** URL prefix before the station id, e.g. `/ocpp`. Always starts with `/`, never ends with one. */
+  readonly path: string;
+  /** Profile 2 listener for stations that speak `wss://`. */
+  readonly tls?: { readonly port: number; readonly cert: string; readonly key: string };
+  /** Largest WebSocket message accepted from a station, in bytes. */
+  readonly maxFrameBytes: number;
+  /** Bytes allowed to queue toward one slow peer before its link is closed. */
+  readonly maxBufferedBytes: number;
+  /** Interval of the RFC 6455 pings that detect a dead peer, on each hop. */
+  readonly pingIntervalMs: number;
+}
+
+export interface UpstreamConfig {
+  readonly url: string;
+  readonly tls: TlsFiles;
+  readonly connectTimeoutMs: number;
+  readonly outageGraceMs: number;
+  /** Offer permessage-deflate (RFC 7692) to the CPMS. */
+  readonly permessageDeflate: boolean;
+}
+
+export interface StationUpstreamConfig {
+  readonly username?: string;
+  readonly password?: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+export interface StationConfig {
+  readonly id: string;
+  /** Plain password to check locally (Profile 1). */
+  readonly password?: string;
+  /** `scrypt$N$r$p$salt$hash`, see `pleevi-edge password hash`. */
+  readonly passwordHash?: string;
+  readonly upstream?: StationUpstreamConfig;
+}
+
+export interface MqttConfig {
+  readonly url: string;
+  readonly tls: TlsFiles;
+  readonly topicPrefix: string;
+}
+
+export interface GatewayConfig {
+  /** Where the file came from, for messages; undefined for built-in configs. */
+  readonly source?: string;
+  readonly gatewayId: string;
+  readonly dataDir: string;
+  readonly listen: ListenConfig;
+  readonly upstream: UpstreamConfig;
+  readonly stations: {
+    readonly allowUnknown: boolean;
+    readonly list: readonly StationConfig[];
+  };
+  readonly authorization: { readonly mode: AuthorizationMode };
+  readonly mqtt?: MqttConfig;
+  readonly smartCharging: {
+    readonly profileIdBase: number;
+    readonly stackLevel: number;
+    /** How long a gateway call waits for the station's answer. */
+    readonly callTimeoutMs: number;
+  };
+  readonly provisioning?: { readonly url?: string; readonly claimBaseUrl?: string };
+  readonly admin: { readonly socket: string };
+  readonly log: { readonly level: LogLevel };
+}

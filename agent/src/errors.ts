@@ -1,0 +1,94 @@
+/**
+ * One base error with a stable `code` for everything the gateway reports to a
+ * user (CLI output, logs, admin API). Codes are part of the documented
+ * interface (README "Error codes"); never rename one, add new ones instead.
+ */
+export class GatewayError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** The configuration file is missing, unreadable or invalid. CLI exit code 2. */
+export class ConfigError extends GatewayError {
+  /** Every problem found, each with its JSON path, reported all at once. */
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(message: string, problems: readonly ConfigProblem[], options?: { cause?: unknown }) {
+    super('PE_ERR_CONFIG', message, options);
+    this.problems = problems;
+  }
+}
+
+export interface ConfigProblem {
+  /** JSON path of the offending value, e.g. `$.listen.port`. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** The CPMS answered the upstream handshake with an HTTP refusal (401, 404, ...). */
+export class UpstreamRefusedError extends GatewayError {
+  constructor(
+    readonly statusCode: number,
+    readonly headers: Readonly<Record<string, string>>,
+    readonly body: Buffer,
+  ) {
+    super('PE_ERR_UPSTREAM_REFUSED', `CPMS refused the connection with HTTP ${statusCode}`);
+  }
+}
+
+/** The CPMS could not be reached (DNS, TCP, TLS). Answered to the station as 502. */
+export class UpstreamUnreachableError extends GatewayError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('PE_ERR_UPSTREAM_UNREACHABLE', message, options);
+  }
+}
+
+/** The CPMS did not complete the handshake in `upstream.connectTimeoutMs`. Answered as 504. */
+export class UpstreamTimeoutError extends GatewayError {
+  constructor(timeoutMs: number) {
+    super('PE_ERR_UPSTREAM_TIMEOUT', `CPMS did not answer the handshake within ${timeoutMs} ms`);
+  }
+}
+
+/**
+ * The CPMS completed the handshake but agreed to none of the offered
+ * subprotocols (OCPP-J 1.6 section 3.1.2: it then closes). The station is
+ * answered the same way.
+ */
+export class UpstreamNoSubprotocolError extends GatewayError {
+  constructor() {
+    super('PE_ERR_UPSTREAM_NO_SUBPROTOCOL', 'CPMS agreed to none of the offered OCPP subprotocols');
+  }
+}
+
+/** A gateway call to a station did not get its answer in time. */
+export class CallTimeoutError extends GatewayError {
+  constructor(action: string, timeoutMs: number) {
+    super('PE_ERR_CALL_TIMEOUT', `station did not answer ${action} within ${timeoutMs} ms`);
+  }
+}
+
+/** A gateway call could not be sent or completed because the station link closed. */
+export class StationGoneError extends GatewayError {
+  constructor(stationId: string) {
+    super('PE_ERR_STATION_GONE', `station ${stationId} is not connected`);
+  }
+}
+
+/** The SQLite store could not be opened or migrated. */
+export class StoreError extends GatewayError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('PE_ERR_STORE', message, options);
+  }
+}
+
+/** Describe an unknown thrown value for a log line or CLI message. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

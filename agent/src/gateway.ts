@@ -1,0 +1,134 @@
+import type { GatewayConfig } from './config/gateway-config.js';
+import { StationGoneError } from './errors.js';
+import { InspectionPipeline } from './ocpp/inspection-pipeline.js';
+import type { FrameObserver } from './ocpp/frame-observer.js';
+import type { GatewayCallOutcome } from './proxy/call-lane.js';
+import { RelayMetrics } from './proxy/relay-metrics.js';
+import { StationListener } from './proxy/station-listener.js';
+import { openStore, type SqliteDatabase } from './store/gateway-store.js';
+import { StationRecords } from './store/station-records.js';
+import type { Logger } from './util/logger.js';
+import { GATEWAY_VERSION } from './version.js';
+
+export interface GatewayDeps {
+  readonly logger: Logger;
+  /** Extra observers of the traffic (tests, the demo's frame printer). */
+  readonly observers?: readonly FrameObserver[];
+}
+
+export interface StationStatus {
+  readonly stationId: string;
+  readonly protocol: string;
+  readonly state: string;
+  readonly remoteAddress: string;
+  readonly connectedAt: string;
+  readonly heldCpmsCalls: number;
+  readonly queuedGatewayCalls: number;
+}
+
+export interface GatewayStatus {
+  readonly gatewayId: string;
+  readonly version: string;
+  readonly startedAt: string;
+  readonly uptimeS: number;
+  readonly listen: { readonly port: number; readonly tlsPort?: number; readonly path: string };
+  readonly upstream: { readonly url: string };
+  readonly cloudLink: string;
+  readonly stations: readonly StationStatus[];
+  readonly counters: Record<string, number>;
+}
+
+/**
+ * The running gateway: store, inspection pipeline, station listener. Built by
+ * `pleevi-edge run`, the demo, the benchmark and the tests alike.
+ */
+export class Gateway {
+  readonly metrics = new RelayMetrics();
+  readonly pipeline: InspectionPipeline;
+  readonly startedAt = new Date();
+  private readonly listener: StationListener;
+  private boundPorts: { port: number; tlsPort?: number } = { port: 0 };
+
+  private constructor(
+    readonly config: GatewayConfig,
+    readonly store: SqliteDatabase,
+    private readonly logger: Logger,
+    observers: readonly FrameObserver[],
+  ) {
+    this.pipeline = new InspectionPipeline(logger);
+    const records = new StationRecords(store);
+    this.pipeline.add({
+      name: 'station-records',
+      onStationConnected: (station) => records.connected(station.stationId, station.protocol, station.remoteAddress, new Date()),
+      onStationDisconnected: (station, code) => records.disconnected(station.stationId, code, new Date()),
+    });
+    for (const observer of observers) this.pipeline.add(observer);
+    this.listener = new StationListener({ config, pipeline: this.pipeline, metrics: this.metrics, logger });
+  }
+
+  static async start(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
+    const store = openStore(config.dataDir);
+    const gateway = new Gateway(config, store, deps.logger, deps.observers ?? []);
+    try {
+      gateway.boundPorts = await gateway.listener.listen();
+    } catch (error: unknown) {
+      await gateway.listener.close();
+      store.close();
+      throw error;
+    }
+    deps.logger.info(
+      { gatewayId: config.gatewayId, version: GATEWAY_VERSION, port: gateway.boundPorts.port, tlsPort: gateway.boundPorts.tlsPort, upstream: config.upstream.url },
+      'gateway started',
+    );
+    return gateway;
+  }
+
+  get port(): number {
+    return this.boundPorts.port;
+  }
+
+  get tlsPort(): number | undefined {
+    return this.boundPorts.tlsPort;
+  }
+
+  /** The gateway's own CALL to a connected station, through its call lane. */
+  callStation(stationId: string, action: string, payload: unknown, timeoutMs?: number): Promise<GatewayCallOutcome> {
+    const link = this.listener.links.get(stationId);
+    if (!link) return Promise.reject(new StationGoneError(stationId));
+    return link.call(action, payload, timeoutMs);
+  }
+
+  isConnected(stationId: string): boolean {
+    return this.listener.links.has(stationId);
+  }
+
+  status(): GatewayStatus {
+    const stations = [...this.listener.links.values()].map((link) => ({
+      stationId: link.stationId,
+      protocol: link.info.protocol,
+      state: link.linkState,
+      remoteAddress: link.info.remoteAddress,
+      connectedAt: new Date(link.connectedAt).toISOString(),
+      heldCpmsCalls: link.lane.heldCpmsCallCount,
+      queuedGatewayCalls: link.lane.queuedGatewayCallCount,
+    }));
+    stations.sort((a, b) => a.stationId.localeCompare(b.stationId));
+    return {
+      gatewayId: this.config.gatewayId,
+      version: GATEWAY_VERSION,
+      startedAt: this.startedAt.toISOString(),
+      uptimeS: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
+      listen: { port: this.port, ...(this.tlsPort ? { tlsPort: this.tlsPort } : {}), path: this.config.listen.path },
+      upstream: { url: this.config.upstream.url },
+      cloudLink: this.config.mqtt ? 'configured (not yet implemented in this version)' : 'none (no mqtt configured)',
+      stations,
+      counters: { ...this.metrics.snapshot(), observerFailures: this.pipeline.observerFailures, stationsConnected: stations.length },
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.listener.close();
+    this.store.close();
+    this.logger.info('gateway stopped');
+  }
+}

@@ -1,0 +1,20 @@
+/** Counters of the relay, read by `status`, the admin API and (later) the cloud `metrics`. */
+export class RelayMetrics {
+  framesFromStations = 0;
+  framesFromCpms = 0;
+  bytesFromStations = 0;
+  bytesFromCpms = 0;
+  malformedFrames = 0;
+  oversizedFrames = 0;
+  gatewayCalls = 0;
+  swallowedReplies = 0;
+  upstreamReconnects = 0;
+  upstreamOutagesBeyondGrace = 0;
+  slowPeerCloses = 0;
+  handshakesRefused = 0;
+  authFailures = 0;
+
+  snapshot(): Record<string, number> {
+    return Object.fromEntries(Object.entries(this).filter((entry): entry is [string, number] => typeof entry[1] === 'number'));
+  }
+}

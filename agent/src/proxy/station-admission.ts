@@ -1,0 +1,93 @@
+import type { IncomingMessage } from 'node:http';
+import type { GatewayConfig, StationConfig } from '../config/gateway-config.js';
+import { verifyPassword } from './password-hash.js';
+import type { AuthFailureLimiter } from './auth-failure-limiter.js';
+
+export type Admission =
+  | { readonly admitted: true; readonly stationId: string; readonly station?: StationConfig; readonly protocols: string[] }
+  | { readonly admitted: false; readonly status: number; readonly reason: string; readonly headers?: Record<string, string> };
+
+/** The OCPP subprotocols the gateway relays (CONTRACT section 1). Others are not offered upstream. */
+export const RELAYED_SUBPROTOCOLS: ReadonlySet<string> = new Set(['ocpp1.6', 'ocpp2.0', 'ocpp2.0.1', 'ocpp2.1']);
+
+const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
+
+function refuse(status: number, reason: string, headers?: Record<string, string>): Admission {
+  return headers ? { admitted: false, status, reason, headers } : { admitted: false, status, reason };
+}
+
+/**
+ * Decide whether a station's WebSocket upgrade may proceed, before any
+ * upstream connection is opened: path and station id (CONTRACT section 1),
+ * allow-list (404 for unknown ids, as CSMSs answer), and Profile 1 Basic Auth
+ * checked locally when a password is configured (401 on a wrong one).
+ */
+export async function admitStation(
+  request: IncomingMessage,
+  config: GatewayConfig,
+  stationsById: ReadonlyMap<string, StationConfig>,
+  limiter: AuthFailureLimiter,
+): Promise<Admission> {
+  const key = request.headers['sec-websocket-key'];
+  const version = request.headers['sec-websocket-version'];
+  if (request.method !== 'GET' || request.headers.upgrade?.toLowerCase() !== 'websocket' || typeof key !== 'string' || !WEBSOCKET_KEY.test(key) || (version !== '13' && version !== '8')) {
+    return refuse(400, 'not a valid WebSocket upgrade');
+  }
+  const stationId = stationIdFromPath(request.url ?? '', config.listen.path);
+  if (stationId === undefined) return refuse(404, `path is not ${config.listen.path}/<stationId>`);
+  if (stationId.length === 0 || stationId.length > 48 || stationId.includes(':')) {
+    return refuse(404, 'station id must be 1-48 characters without ":"');
+  }
+  const station = stationsById.get(stationId);
+  if (!station && !config.stations.allowUnknown) return refuse(404, 'station is not on the allow-list');
+
+  if (station && (station.password !== undefined || station.passwordHash !== undefined)) {
+    const remote = request.socket.remoteAddress ?? 'unknown';
+    const waitMs = Math.max(limiter.retryAfterMs(`ip:${remote}`), limiter.retryAfterMs(`id:${stationId}`));
+    if (waitMs > 0) {
+      return refuse(429, 'too many failed password attempts', { 'retry-after': String(Math.ceil(waitMs / 1000)) });
+    }
+    const credentials = parseBasicAuth(request.headers.authorization);
+    // OCPP security: the Basic Auth username SHALL equal the station identity.
+    const ok = credentials !== undefined && credentials.username === stationId && (await verifyPassword(credentials.password, station));
+    if (!ok) {
+      limiter.recordFailure(`ip:${remote}`);
+      limiter.recordFailure(`id:${stationId}`);
+      return refuse(401, credentials ? 'wrong station credentials' : 'station credentials required', {
+        'www-authenticate': 'Basic realm="pleevi-edge", charset="UTF-8"',
+      });
+    }
+    limiter.recordSuccess(`ip:${remote}`);
+    limiter.recordSuccess(`id:${stationId}`);
+  }
+
+  const offered = String(request.headers['sec-websocket-protocol'] ?? '')
+    .split(',')
+    .map((protocol) => protocol.trim())
+    .filter((protocol) => RELAYED_SUBPROTOCOLS.has(protocol));
+  return station ? { admitted: true, stationId, station, protocols: offered } : { admitted: true, stationId, protocols: offered };
+}
+
+/** The station id is the last path segment after the prefix, percent-decoded; undefined when the path does not match. */
+export function stationIdFromPath(url: string, prefix: string): string | undefined {
+  const pathname = url.split('?', 1)[0] ?? '';
+  const base = `${prefix}/`;
+  if (!pathname.startsWith(base)) return undefined;
+  const encoded = pathname.slice(base.length);
+  if (encoded.length === 0 || encoded.includes('/')) return undefined;
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return undefined;
+  }
+}
+
+function parseBasicAuth(header: string | undefined): { username: string; password: string } | undefined {
+  if (!header) return undefined;
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!match?.[1]) return undefined;
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}

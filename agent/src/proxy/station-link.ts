@@ -1,0 +1,385 @@
+import type { RawData, WebSocket } from 'ws';
+import type { CallFrame, OcppFrame } from '../ocpp/ocpp-frame.js';
+import { isCall, isReply } from '../ocpp/ocpp-frame.js';
+import { parseFrame } from '../ocpp/parse-frame.js';
+import type { InspectionPipeline } from '../ocpp/inspection-pipeline.js';
+import type { FrameOrigin, StationInfo } from '../ocpp/frame-observer.js';
+import type { Logger } from '../util/logger.js';
+import { describeError } from '../errors.js';
+import { CallLane, type GatewayCallOutcome } from './call-lane.js';
+import { CloseCode, mirrorClose, TRANSIENT_UPSTREAM_CLOSE_CODES } from './close-codes.js';
+import type { RelayMetrics } from './relay-metrics.js';
+import type { EarlyFrame } from './upstream-dialer.js';
+
+export type LinkState = 'open' | 'reconnecting' | 'closed';
+
+export interface StationLinkOptions {
+  readonly station: StationInfo;
+  readonly stationSocket: WebSocket;
+  readonly upstreamSocket: WebSocket;
+  /** Frames the CPMS sent while the station's handshake was still being answered. */
+  readonly earlyUpstreamFrames: readonly EarlyFrame[];
+  /** Opens a new upstream connection offering only the negotiated subprotocol. */
+  readonly redial: (deadline: number) => Promise<{ socket: WebSocket; early: readonly EarlyFrame[] }>;
+  readonly outageGraceMs: number;
+  readonly maxBufferedBytes: number;
+  readonly callTimeoutMs: number;
+  readonly pipeline: InspectionPipeline;
+  readonly metrics: RelayMetrics;
+  readonly logger: Logger;
+  readonly onClosed: (link: StationLink) => void;
+}
+
+interface HeldFrame {
+  readonly data: Buffer;
+  readonly isBinary: boolean;
+}
+
+/** First retry after an upstream loss, doubled per attempt up to the cap. */
+const REDIAL_FIRST_DELAY_MS = 200;
+const REDIAL_MAX_DELAY_MS = 3_000;
+
+/**
+ * One station's relay: the station socket, its upstream socket, and the call
+ * lane between them. Frames flow socket -> parse a copy -> observers -> the
+ * exact original bytes to the other side.
+ *
+ * Upstream loss (OCPP 2.0.1 Part 4 section 6.3): the station is held open for
+ * `outageGraceMs` while the gateway redials, its frames queued in order; if the
+ * CPMS is not back in time the station is closed so it queues its own
+ * transaction messages (OCPP-J 1.6 section 3.7 / 2.0.1 offline queuing).
+ * A station CALL that was in flight on the lost connection can never be
+ * answered: the station is then closed at once rather than left waiting.
+ */
+export class StationLink {
+  private state: LinkState = 'open';
+  private upstream: WebSocket;
+  readonly lane: CallLane;
+  readonly connectedAt = Date.now();
+  /** Station CALLs forwarded to the CPMS and not yet answered, by message id. */
+  private readonly stationCallsInFlight = new Map<string, { readonly call: CallFrame; readonly at: number }>();
+  /** CPMS CALLs toward the station, kept to match the station's reply for observers. */
+  private readonly cpmsCallsInFlight = new Map<string, CallFrame>();
+  /** Ids of CPMS calls made on an upstream connection that no longer exists. */
+  private readonly orphanedCpmsCallIds = new Set<string>();
+  private readonly heldStationFrames: HeldFrame[] = [];
+  private heldBytes = 0;
+  private outageStartedAt = 0;
+  private stationAlive = true;
+  private upstreamAlive = true;
+  private readonly logger: Logger;
+
+  constructor(private readonly options: StationLinkOptions) {
+    this.logger = options.logger;
+    this.upstream = options.upstreamSocket;
+    this.lane = new CallLane({
+      stationId: options.station.stationId,
+      callTimeoutMs: options.callTimeoutMs,
+      sendToStation: (text) => this.sendToStation(Buffer.from(text), false),
+    });
+    const station = options.stationSocket;
+    station.on('message', (data, isBinary) => this.onStationMessage(toBuffer(data), isBinary));
+    station.on('close', (code, reason) => this.onStationClose(code, reason));
+    station.on('error', (error) => this.onSocketError('station', error));
+    station.on('pong', () => {
+      this.stationAlive = true;
+    });
+    this.attachUpstream(this.upstream);
+    options.pipeline.stationConnected(options.station);
+    for (const early of options.earlyUpstreamFrames) this.onUpstreamMessage(early.data, early.isBinary);
+  }
+
+  get stationId(): string {
+    return this.options.station.stationId;
+  }
+
+  get info(): StationInfo {
+    return this.options.station;
+  }
+
+  get linkState(): LinkState {
+    return this.state;
+  }
+
+  /** The gateway's own CALL to this station, through the shared lane. */
+  call(action: string, payload: unknown, timeoutMs?: number): Promise<GatewayCallOutcome> {
+    this.options.metrics.gatewayCalls += 1;
+    return this.lane.call(action, payload, timeoutMs);
+  }
+
+  /**
+   * One heartbeat tick (RFC 6455 ping per hop, never relayed end to end): a
+   * peer that did not answer the previous ping is dead and is dropped.
+   */
+  heartbeat(): void {
+    if (this.state === 'closed') return;
+    const station = this.options.stationSocket;
+    if (!this.stationAlive) {
+      this.logger.warn('station did not answer ping; dropping it');
+      station.terminate();
+      return;
+    }
+    this.stationAlive = false;
+    station.ping();
+    this.forgetAbandonedStationCalls();
+    if (this.state === 'open') {
+      if (!this.upstreamAlive) {
+        this.logger.warn('CPMS did not answer ping; treating the upstream as lost');
+        this.upstream.terminate();
+        return;
+      }
+      this.upstreamAlive = false;
+      this.upstream.ping();
+    }
+  }
+
+  /**
+   * A station gives up on a call after its own timeout (usually 30 s), so an
+   * unanswered call older than the call timeout no longer counts as in flight.
+   */
+  private forgetAbandonedStationCalls(): void {
+    const oldest = Date.now() - this.options.callTimeoutMs;
+    for (const [id, entry] of this.stationCallsInFlight) {
+      if (entry.at < oldest) this.stationCallsInFlight.delete(id);
+    }
+  }
+
+  /** Close both sides, e.g. when the station reconnected on a new socket or at shutdown. */
+  close(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.logger.info({ code, reason }, 'closing station link');
+    this.finish(code, reason);
+    mirrorClose(this.options.stationSocket, code, reason);
+    mirrorClose(this.upstream, code, reason);
+  }
+
+  /** Resolves once the upstream socket has fully closed (used when a station replaces its connection). */
+  upstreamClosed(): Promise<void> {
+    const upstream = this.upstream;
+    if (upstream.readyState === upstream.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => upstream.once('close', () => resolve()));
+  }
+
+  private attachUpstream(upstream: WebSocket): void {
+    // The dialer's listener kept early frames; from here the link relays them.
+    upstream.removeAllListeners('message');
+    upstream.on('message', (data, isBinary) => {
+      if (upstream === this.upstream) this.onUpstreamMessage(toBuffer(data), isBinary);
+    });
+    upstream.on('close', (code, reason) => {
+      if (upstream === this.upstream) this.onUpstreamClose(code, reason);
+    });
+    upstream.on('error', (error) => this.onSocketError('upstream', error));
+    upstream.on('pong', () => {
+      if (upstream === this.upstream) this.upstreamAlive = true;
+    });
+  }
+
+  private onStationMessage(data: Buffer, isBinary: boolean): void {
+    if (this.state === 'closed') return;
+    this.stationAlive = true;
+    const metrics = this.options.metrics;
+    metrics.framesFromStations += 1;
+    metrics.bytesFromStations += data.length;
+    const frame = this.inspect(data, isBinary, 'station');
+    let answers: CallFrame | undefined;
+    if (frame && isReply(frame)) {
+      const owner = this.lane.takeStationReply(frame);
+      if (owner === 'gateway' || owner === 'late-gateway') {
+        // Replies to the gateway's own calls never reach the CPMS (2.0.1 Part 4 section 6.4).
+        metrics.swallowedReplies += 1;
+        this.emitFrame('station', frame, undefined);
+        return;
+      }
+      if (this.orphanedCpmsCallIds.delete(frame.id)) {
+        metrics.swallowedReplies += 1;
+        this.logger.info({ messageId: frame.id }, 'station answered a CPMS call from the lost upstream connection; dropped');
+        return;
+      }
+      answers = this.cpmsCallsInFlight.get(frame.id);
+      this.cpmsCallsInFlight.delete(frame.id);
+    } else if (frame && isCall(frame)) {
+      this.stationCallsInFlight.set(frame.id, { call: frame, at: Date.now() });
+    }
+    if (frame) this.emitFrame('station', frame, answers);
+
+    if (this.state === 'reconnecting') {
+      this.hold(data, isBinary);
+      return;
+    }
+    this.sendUpstream(data, isBinary);
+  }
+
+  private onUpstreamMessage(data: Buffer, isBinary: boolean): void {
+    if (this.state === 'closed') return;
+    this.upstreamAlive = true;
+    const metrics = this.options.metrics;
+    metrics.framesFromCpms += 1;
+    metrics.bytesFromCpms += data.length;
+    const frame = this.inspect(data, isBinary, 'cpms');
+    if (frame && isCall(frame)) {
+      this.cpmsCallsInFlight.set(frame.id, frame);
+      this.emitFrame('cpms', frame, undefined);
+      this.lane.submitCpmsCall(frame.id, () => this.sendToStation(data, isBinary));
+      return;
+    }
+    let answers: CallFrame | undefined;
+    if (frame && isReply(frame)) {
+      answers = this.stationCallsInFlight.get(frame.id)?.call;
+      this.stationCallsInFlight.delete(frame.id);
+    }
+    if (frame) this.emitFrame('cpms', frame, answers);
+    this.sendToStation(data, isBinary);
+  }
+
+  private inspect(data: Buffer, isBinary: boolean, origin: FrameOrigin): OcppFrame | undefined {
+    const result = isBinary ? { ok: false as const, reason: 'binary frame (OCPP-J is text)' } : parseFrame(data.toString('utf8'));
+    if (result.ok) return result.frame;
+    this.options.metrics.malformedFrames += 1;
+    this.logger.warn({ origin, reason: result.reason, bytes: data.length }, 'malformed OCPP frame relayed as is');
+    this.options.pipeline.malformedFrame({ station: this.options.station, origin, reason: result.reason, bytes: data.length });
+    return undefined;
+  }
+
+  private emitFrame(origin: FrameOrigin, frame: OcppFrame, answers: CallFrame | undefined): void {
+    const pipeline = this.options.pipeline;
+    if (!pipeline.hasObservers) return;
+    pipeline.frame({ station: this.options.station, origin, frame, answers, receivedAt: Date.now() });
+  }
+
+  private sendToStation(data: Buffer, isBinary: boolean): void {
+    const station = this.options.stationSocket;
+    if (station.readyState !== station.OPEN) return;
+    station.send(data, { binary: isBinary });
+    if (station.bufferedAmount > this.options.maxBufferedBytes) this.closeSlowPeer('station');
+  }
+
+  private sendUpstream(data: Buffer, isBinary: boolean): void {
+    const upstream = this.upstream;
+    if (upstream.readyState !== upstream.OPEN) {
+      this.hold(data, isBinary);
+      return;
+    }
+    upstream.send(data, { binary: isBinary });
+    if (upstream.bufferedAmount > this.options.maxBufferedBytes) this.closeSlowPeer('cpms');
+  }
+
+  private hold(data: Buffer, isBinary: boolean): void {
+    this.heldStationFrames.push({ data, isBinary });
+    this.heldBytes += data.length;
+    if (this.heldBytes > this.options.maxBufferedBytes) {
+      this.logger.warn({ heldBytes: this.heldBytes }, 'too much held during the CPMS outage; closing the station so it queues');
+      this.close(CloseCode.TryAgainLater, 'CPMS unavailable');
+    }
+  }
+
+  /** A peer that cannot keep up is closed rather than letting memory grow (both sides go: they are one link). */
+  private closeSlowPeer(side: 'station' | 'cpms'): void {
+    this.options.metrics.slowPeerCloses += 1;
+    this.logger.warn({ side, limit: this.options.maxBufferedBytes }, 'peer cannot keep up; closing the link');
+    if (side === 'station') this.options.stationSocket.terminate();
+    this.close(CloseCode.TryAgainLater, `${side} cannot keep up`);
+  }
+
+  private onStationClose(code: number, reason: Buffer): void {
+    if (this.state === 'closed') return;
+    this.logger.info({ code, reason: reason.toString() }, 'station disconnected');
+    this.finish(code, reason.toString());
+    // The station is gone: its upstream goes too, closed the way the station closed.
+    mirrorClose(this.upstream, code, reason);
+  }
+
+  private onUpstreamClose(code: number, reason: Buffer): void {
+    if (this.state !== 'open') return;
+    const text = reason.toString();
+    if (!TRANSIENT_UPSTREAM_CLOSE_CODES.has(code) || this.options.outageGraceMs <= 0) {
+      this.logger.info({ code, reason: text }, 'CPMS closed the connection; closing the station the same way');
+      this.finish(code, text);
+      mirrorClose(this.options.stationSocket, code, reason);
+      return;
+    }
+    this.forgetAbandonedStationCalls();
+    if (this.stationCallsInFlight.size > 0) {
+      // The answer to these calls died with the connection; resending them could
+      // execute them twice. Close now so the station retries them itself.
+      this.logger.warn({ code, inFlight: [...this.stationCallsInFlight.keys()] }, 'CPMS connection lost with a station call in flight; closing the station');
+      this.close(CloseCode.ServiceRestart, 'CPMS connection lost');
+      return;
+    }
+    this.logger.warn({ code, reason: text, graceMs: this.options.outageGraceMs }, 'CPMS connection lost; reconnecting');
+    this.state = 'reconnecting';
+    this.outageStartedAt = Date.now();
+    for (const id of this.lane.forgetCpmsCalls()) this.orphanedCpmsCallIds.add(id);
+    this.cpmsCallsInFlight.clear();
+    void this.redialUntilDeadline(this.outageStartedAt + this.options.outageGraceMs);
+  }
+
+  private async redialUntilDeadline(deadline: number): Promise<void> {
+    let delay = REDIAL_FIRST_DELAY_MS;
+    while (this.state === 'reconnecting') {
+      try {
+        const { socket, early } = await this.options.redial(deadline);
+        if (this.state !== 'reconnecting') {
+          socket.close(CloseCode.GoingAway);
+          return;
+        }
+        this.resume(socket, early);
+        return;
+      } catch (error: unknown) {
+        if (this.state !== 'reconnecting') return;
+        const left = deadline - Date.now();
+        this.logger.debug({ err: describeError(error), leftMs: left }, 'CPMS redial failed');
+        if (left <= 0) break;
+        await sleep(Math.min(delay, left));
+        delay = Math.min(delay * 2, REDIAL_MAX_DELAY_MS);
+      }
+    }
+    if (this.state !== 'reconnecting') return;
+    this.options.metrics.upstreamOutagesBeyondGrace += 1;
+    this.logger.warn({ graceMs: this.options.outageGraceMs }, 'CPMS not back within the grace; closing the station so it queues its messages');
+    this.finish(CloseCode.GoingAway, 'CPMS unavailable');
+    mirrorClose(this.options.stationSocket, CloseCode.GoingAway, 'CPMS unavailable');
+  }
+
+  private resume(socket: WebSocket, early: readonly EarlyFrame[]): void {
+    this.upstream = socket;
+    this.upstreamAlive = true;
+    this.attachUpstream(socket);
+    this.state = 'open';
+    this.options.metrics.upstreamReconnects += 1;
+    this.logger.info({ outageMs: Date.now() - this.outageStartedAt, heldFrames: this.heldStationFrames.length }, 'CPMS connection restored');
+    const held = this.heldStationFrames.splice(0);
+    this.heldBytes = 0;
+    for (const frame of held) {
+      if (this.state !== 'open') return;
+      this.sendUpstream(frame.data, frame.isBinary);
+    }
+    for (const frame of early) this.onUpstreamMessage(frame.data, frame.isBinary);
+  }
+
+  private onSocketError(side: 'station' | 'upstream', error: Error): void {
+    // ws emits 'close' after 'error'; the close handlers do the work.
+    this.logger.warn({ side, err: describeError(error) }, 'socket error');
+    if (side === 'station' && /max payload/i.test(error.message)) this.options.metrics.oversizedFrames += 1;
+  }
+
+  private finish(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.lane.close();
+    this.heldStationFrames.length = 0;
+    this.heldBytes = 0;
+    this.options.pipeline.stationDisconnected(this.options.station, code, reason);
+    this.options.onClosed(this);
+  }
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

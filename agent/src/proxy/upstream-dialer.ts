@@ -1,0 +1,151 @@
+import { WebSocket, type ClientOptions } from 'ws';
+import type { IncomingMessage } from 'node:http';
+import {
+  UpstreamNoSubprotocolError,
+  UpstreamRefusedError,
+  UpstreamTimeoutError,
+  UpstreamUnreachableError,
+} from '../errors.js';
+import type { StationConfig, UpstreamConfig } from '../config/gateway-config.js';
+
+export interface EarlyFrame {
+  readonly data: Buffer;
+  readonly isBinary: boolean;
+}
+
+export interface UpstreamConnection {
+  readonly socket: WebSocket;
+  /** The subprotocol the CPMS chose ('' when the station offered none). */
+  readonly protocol: string;
+  /** Frames the CPMS sent before the link took the socket over, in order. */
+  readonly early: EarlyFrame[];
+}
+
+export interface DialRequest {
+  readonly stationId: string;
+  readonly protocols: readonly string[];
+  /** The station's own Authorization header, passed through unless per-station credentials replace it. */
+  readonly stationAuthorization?: string;
+  readonly station?: StationConfig;
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+}
+
+/** Frames the CPMS may send toward the station; larger than the station limit (SendLocalList can be big). */
+const UPSTREAM_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/** How much of a refusal body is passed back to the station. */
+const MAX_REFUSAL_BODY_BYTES = 4096;
+
+/** CONTRACT section 1: `<upstream.url>/<percent-encoded station id>`. */
+export function upstreamUrlFor(baseUrl: string, stationId: string): string {
+  return `${baseUrl.replace(/\/+$/, '')}/${encodeURIComponent(stationId)}`;
+}
+
+/**
+ * Open the upstream WebSocket for one station, during the station's own
+ * handshake (OCPP-NOTES "Connection"): the CPMS's subprotocol choice and any
+ * HTTP refusal can then be answered to the station as they are.
+ *
+ * TLS verification is always on (`rejectUnauthorized` is never set false);
+ * a custom CA root replaces the system roots when configured.
+ */
+export function dialUpstream(upstream: UpstreamConfig, request: DialRequest): Promise<UpstreamConnection> {
+  const headers: Record<string, string> = {};
+  const credentials = request.station?.upstream;
+  if (credentials?.username !== undefined && credentials.password !== undefined) {
+    // Per-station upstream credentials: a Profile 0 station carried as Profile 1/2.
+    headers.authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
+  } else if (request.stationAuthorization) {
+    headers.authorization = request.stationAuthorization;
+  }
+  const options: ClientOptions = {
+    headers,
+    handshakeTimeout: request.timeoutMs,
+    maxPayload: UPSTREAM_MAX_FRAME_BYTES,
+    followRedirects: false,
+    // Cellular sites pay per byte: offer RFC 7692 compression, with a small
+    // window so each connection's zlib state stays small on a Raspberry Pi.
+    perMessageDeflate: upstream.permessageDeflate ? { clientMaxWindowBits: 11, zlibDeflateOptions: { memLevel: 4 } } : false,
+    rejectUnauthorized: true,
+  };
+  if (upstream.tls.ca) options.ca = upstream.tls.ca;
+  const cert = credentials?.cert ?? upstream.tls.cert;
+  const key = credentials?.cert ? credentials.key : upstream.tls.key;
+  if (cert && key) {
+    options.cert = cert;
+    options.key = key;
+  }
+
+  return new Promise<UpstreamConnection>((resolve, reject) => {
+    let settled = false;
+    const early: EarlyFrame[] = [];
+    const socket = new WebSocket(upstreamUrlFor(upstream.url, request.stationId), [...request.protocols], options);
+
+    const settle = (error: Error | undefined): void => {
+      if (settled) return;
+      settled = true;
+      request.signal?.removeEventListener('abort', onAbort);
+      if (error) {
+        socket.removeAllListeners('message');
+        reject(error);
+      } else {
+        resolve({ socket, protocol: socket.protocol, early });
+      }
+    };
+    const onAbort = (): void => {
+      socket.terminate();
+      settle(new UpstreamUnreachableError('station went away during the handshake'));
+    };
+    request.signal?.addEventListener('abort', onAbort, { once: true });
+
+    // The CPMS may speak first (e.g. a TriggerMessage right after accepting):
+    // keep those frames until the station link is ready to relay them.
+    socket.on('message', function keepEarly(data, isBinary) {
+      early.push({ data: Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer), isBinary });
+    });
+    socket.once('open', () => settle(undefined));
+    socket.once('unexpected-response', (_req, response: IncomingMessage) => {
+      readRefusal(response)
+        .then((body) => settle(new UpstreamRefusedError(response.statusCode ?? 502, refusalHeaders(response), body)))
+        .catch(() => settle(new UpstreamRefusedError(response.statusCode ?? 502, refusalHeaders(response), Buffer.alloc(0))))
+        .finally(() => socket.terminate());
+    });
+    socket.on('error', (error: Error) => {
+      if (settled) return;
+      const message = error.message;
+      if (/handshake has timed out/i.test(message)) settle(new UpstreamTimeoutError(request.timeoutMs));
+      // ws's wording when the CPMS answers 101 without Sec-WebSocket-Protocol (ws lib/websocket.js).
+      else if (/sent no subprotocol/i.test(message)) settle(new UpstreamNoSubprotocolError());
+      else settle(new UpstreamUnreachableError(`CPMS unreachable: ${describeNetworkError(error)}`, { cause: error }));
+    });
+  });
+}
+
+function describeNetworkError(error: Error): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code ? `${code} ${error.message}` : error.message;
+}
+
+/** Headers of a refusal worth passing to the station (the challenge, the retry hint). */
+function refusalHeaders(response: IncomingMessage): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const name of ['www-authenticate', 'retry-after', 'content-type']) {
+    const value = response.headers[name];
+    if (typeof value === 'string') kept[name] = value;
+  }
+  return kept;
+}
+
+function readRefusal(response: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    response.on('data', (chunk: Buffer) => {
+      if (size < MAX_REFUSAL_BODY_BYTES) chunks.push(chunk.subarray(0, MAX_REFUSAL_BODY_BYTES - size));
+      size += chunk.length;
+    });
+    response.on('end', () => resolve(Buffer.concat(chunks)));
+    response.on('error', reject);
+    setTimeout(() => resolve(Buffer.concat(chunks)), 1000).unref();
+  });
+}
