@@ -1,0 +1,62 @@
+import { parseArgs } from 'node:util';
+import type { GatewayConfig } from '../config/gateway-config.js';
+import { loadConfig, resolveConfigPath } from '../config/load-config.js';
+import { ConfigError } from '../errors.js';
+import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
+import { printConfigProblems } from './print-config-problems.js';
+
+const CONFIG_CHECK_USAGE = `Usage: pleevi-edge config check [--config FILE]
+
+Validate the configuration file, read the TLS files it names, and print every
+problem with its JSON path. Exit code 0 when valid, 2 when not.
+`;
+
+/** `pleevi-edge config check`: what an installer runs before (re)starting the daemon. */
+export const configCheckCommand: CliCommand = async (args, io) => {
+  let flags;
+  try {
+    flags = parseArgs({
+      args: [...args],
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error: unknown) {
+    io.stderr.write(`pleevi-edge config check: ${error instanceof Error ? error.message : String(error)}\n\n${CONFIG_CHECK_USAGE}`);
+    return EXIT_USAGE;
+  }
+  if (flags.help) {
+    io.stdout.write(CONFIG_CHECK_USAGE);
+    return EXIT_OK;
+  }
+  const configPath = resolveConfigPath(flags.config, io.env);
+  let config: GatewayConfig;
+  try {
+    config = loadConfig(configPath, io.env);
+  } catch (error: unknown) {
+    if (error instanceof ConfigError) {
+      printConfigProblems(io, configPath, error);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+  io.stdout.write(`config OK: ${configPath}\n${summarize(config)}`);
+  return EXIT_OK;
+};
+
+/** The values an installer most often gets wrong, to eyeball; never a secret. */
+function summarize(config: GatewayConfig): string {
+  const { listen, stations } = config;
+  const plain = `ws://${listen.host}:${listen.port}${listen.path}/<stationId>`;
+  const secure = listen.tls ? `, wss://${listen.host}:${listen.tls.port}${listen.path}/<stationId>` : '';
+  const unknown = stations.allowUnknown ? 'unknown stations allowed' : 'only listed stations allowed';
+  const rows: Array<[string, string]> = [
+    ['gatewayId', config.gatewayId],
+    ['listen', plain + secure],
+    ['upstream', `${config.upstream.url}/<stationId>`],
+    ['stations', `${stations.list.length} listed, ${unknown}`],
+    ['mqtt', config.mqtt ? `${config.mqtt.url} (topics ${config.mqtt.topicPrefix}/...)` : 'off (no cloud link)'],
+    ['dataDir', config.dataDir],
+  ];
+  return rows.map(([name, value]) => `  ${`${name}:`.padEnd(11)}${value}\n`).join('');
+}

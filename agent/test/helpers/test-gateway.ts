@@ -1,0 +1,64 @@
+import type { Test } from 'tap';
+import type { GatewayConfig, StationConfig } from '../../src/config/gateway-config.js';
+import { Gateway } from '../../src/gateway.js';
+import type { FrameObserver } from '../../src/ocpp/frame-observer.js';
+import { createLogger } from '../../src/util/logger.js';
+import { join } from 'node:path';
+
+export interface TestGatewayOptions {
+  readonly upstreamUrl: string;
+  readonly stations?: readonly StationConfig[];
+  readonly allowUnknown?: boolean;
+  readonly outageGraceMs?: number;
+  readonly connectTimeoutMs?: number;
+  readonly maxFrameBytes?: number;
+  readonly maxBufferedBytes?: number;
+  readonly callTimeoutMs?: number;
+  readonly pingIntervalMs?: number;
+  readonly upstreamTls?: GatewayConfig['upstream']['tls'];
+  readonly listenTls?: { cert: string; key: string };
+  readonly observers?: readonly FrameObserver[];
+  readonly dataDir?: string;
+}
+
+/**
+ * A real gateway on 127.0.0.1 port 0 with a real SQLite file in the test's
+ * own folder. Logs are silent unless PLEEVI_TEST_LOG names a level.
+ */
+export async function startTestGateway(t: Test, options: TestGatewayOptions): Promise<Gateway> {
+  const dataDir = options.dataDir ?? t.testdir();
+  const config: GatewayConfig = {
+    gatewayId: 'gw-test',
+    dataDir,
+    listen: {
+      host: '127.0.0.1',
+      port: 0,
+      path: '/ocpp',
+      ...(options.listenTls ? { tls: { port: 0, ...options.listenTls } } : {}),
+      maxFrameBytes: options.maxFrameBytes ?? 65536,
+      maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
+      pingIntervalMs: options.pingIntervalMs ?? 30000,
+    },
+    upstream: {
+      url: options.upstreamUrl,
+      tls: options.upstreamTls ?? {},
+      connectTimeoutMs: options.connectTimeoutMs ?? 3000,
+      outageGraceMs: options.outageGraceMs ?? 3000,
+      permessageDeflate: true,
+    },
+    stations: { allowUnknown: options.allowUnknown ?? true, list: options.stations ?? [] },
+    authorization: { mode: 'cpms' },
+    smartCharging: { profileIdBase: 900000, stackLevel: 8, callTimeoutMs: options.callTimeoutMs ?? 5000 },
+    admin: { socket: join(dataDir, 'admin.sock') },
+    log: { level: 'silent' },
+  };
+  const level = process.env.PLEEVI_TEST_LOG;
+  const logger = createLogger(level === 'debug' || level === 'info' || level === 'warn' ? level : 'silent');
+  const gateway = await Gateway.start(config, { logger, ...(options.observers ? { observers: options.observers } : {}) });
+  t.teardown(() => gateway.close());
+  return gateway;
+}
+
+export function stationEndpoint(gateway: Gateway): string {
+  return `ws://127.0.0.1:${gateway.port}/ocpp`;
+}
