@@ -1,0 +1,435 @@
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import forge from 'node-forge';
+import t from 'tap';
+import type { CliIo } from '../src/cli/cli-io.js';
+import { configCheckCommand } from '../src/cli/config-check-command.js';
+import { DEFAULT_CONFIG_PATH, loadConfig, parseConfig, resolveConfigPath } from '../src/config/load-config.js';
+import { ConfigError, type ConfigProblem } from '../src/errors.js';
+import { hashPassword } from '../src/proxy/password-hash.js';
+
+const CLI = fileURLToPath(new URL('../bin/pleevi-edge.js', import.meta.url));
+const SECRET = 'S3cret-Station-Pw-0001';
+const UPSTREAM_SECRET = 'Upstream-Basic-Pw-0002';
+
+/** A self-signed certificate and its key, PEM; node makes the key, forge the X.509 wrapper. */
+function selfSigned(commonName: string): { cert: string; key: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const key = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  cert.serialNumber = '01';
+  cert.validity.notBefore = new Date(Date.now() - 60_000);
+  cert.validity.notAfter = new Date(Date.now() + 86_400_000);
+  const subject = [{ name: 'commonName', value: commonName }];
+  cert.setSubject(subject);
+  cert.setIssuer(subject);
+  cert.sign(forge.pki.privateKeyFromPem(key), forge.md.sha256.create());
+  return { cert: forge.pki.certificateToPem(cert), key };
+}
+
+const server = selfSigned('gateway.local');
+const other = selfSigned('someone-else');
+
+function captureIo(env: NodeJS.ProcessEnv = {}): { io: CliIo; stdout: () => string; stderr: () => string } {
+  let out = '';
+  let err = '';
+  return {
+    io: {
+      stdout: { write: (text: string) => (out += text) },
+      stderr: { write: (text: string) => (err += text) },
+      env,
+    },
+    stdout: () => out,
+    stderr: () => err,
+  };
+}
+
+function problemsOf(fn: () => unknown): readonly ConfigProblem[] {
+  try {
+    fn();
+  } catch (error: unknown) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env['PATH'] ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}
+
+const minimal = { upstream: { url: 'wss://cpms.example.com/ocpp' } };
+
+t.test('resolveConfigPath: --config, then PLEEVI_EDGE_CONFIG, then the packaged default', async (t) => {
+  t.equal(resolveConfigPath('/a/flag.json', { PLEEVI_EDGE_CONFIG: '/b/env.json' }), '/a/flag.json');
+  t.equal(resolveConfigPath(undefined, { PLEEVI_EDGE_CONFIG: '/b/env.json' }), '/b/env.json');
+  t.equal(resolveConfigPath(undefined, { PLEEVI_EDGE_CONFIG: '' }), DEFAULT_CONFIG_PATH);
+  t.equal(resolveConfigPath(undefined, {}), '/etc/pleevi-edge/config.json');
+  t.equal(resolveConfigPath('rel/config.json', {}), resolve(process.cwd(), 'rel/config.json'), 'relative to the working directory');
+});
+
+t.test('a minimal config gets every default', async (t) => {
+  const config = parseConfig(minimal, { baseDir: '/etc/pleevi-edge', env: {} });
+  t.same(config, {
+    gatewayId: `gw-${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}`.slice(0, 64),
+    dataDir: resolve(process.cwd(), 'var'),
+    listen: {
+      host: '0.0.0.0',
+      port: 8080,
+      path: '/ocpp',
+      maxFrameBytes: 262_144,
+      maxBufferedBytes: 1_048_576,
+      pingIntervalMs: 30_000,
+    },
+    upstream: {
+      url: 'wss://cpms.example.com/ocpp',
+      tls: {},
+      connectTimeoutMs: 10_000,
+      outageGraceMs: 15_000,
+      permessageDeflate: true,
+    },
+    stations: { allowUnknown: true, list: [] },
+    authorization: { mode: 'cpms' },
+    smartCharging: { profileIdBase: 900_000, stackLevel: 8, callTimeoutMs: 30_000 },
+    admin: { socket: join(resolve(process.cwd(), 'var'), 'admin.sock') },
+    log: { level: 'info' },
+  });
+  t.equal(config.mqtt, undefined, 'no mqtt section, no cloud link');
+  t.equal(config.source, undefined);
+});
+
+t.test('systemd directories, relative paths and normalisation', async (t) => {
+  const env = { STATE_DIRECTORY: '/var/lib/pleevi-edge:/var/lib/other', RUNTIME_DIRECTORY: '/run/pleevi-edge' };
+  const fromEnv = parseConfig({ ...minimal, gatewayId: 'gw-site-7' }, { baseDir: '/etc/pleevi-edge', env });
+  t.equal(fromEnv.dataDir, '/var/lib/pleevi-edge', 'first entry of STATE_DIRECTORY');
+  t.equal(fromEnv.admin.socket, '/run/pleevi-edge/admin.sock', 'RUNTIME_DIRECTORY wins over dataDir');
+
+  const explicit = parseConfig(
+    {
+      dataDir: 'state',
+      admin: { socket: 'run/admin.sock' },
+      gatewayId: 'gw-site-7',
+      listen: { path: '/cs/ocpp/' },
+      upstream: { url: 'ws://cpms.lan:9000/ocpp//' },
+      mqtt: { url: 'mqtts://broker.example.com:8883' },
+    },
+    { baseDir: '/etc/pleevi-edge', env, source: '/etc/pleevi-edge/config.json' },
+  );
+  t.equal(explicit.source, '/etc/pleevi-edge/config.json');
+  t.equal(explicit.dataDir, '/etc/pleevi-edge/state', 'dataDir relative to the config folder');
+  t.equal(explicit.admin.socket, '/etc/pleevi-edge/run/admin.sock');
+  t.equal(explicit.listen.path, '/cs/ocpp', 'no trailing slash');
+  t.equal(explicit.upstream.url, 'ws://cpms.lan:9000/ocpp', 'no trailing slash before /<stationId>');
+  t.equal(explicit.mqtt?.topicPrefix, 'pleevi/v1/gw/gw-site-7', '{gatewayId} filled in');
+
+  const dataDirSocket = parseConfig({ ...minimal, dataDir: '/srv/pe' }, { baseDir: '/etc', env: {} });
+  t.equal(dataDirSocket.admin.socket, '/srv/pe/admin.sock', 'without RUNTIME_DIRECTORY the socket lives in dataDir');
+});
+
+t.test('loadConfig reads TLS files relative to the config folder', async (t) => {
+  const dir = t.testdir({
+    'config.json': JSON.stringify({
+      gatewayId: 'gw-1',
+      listen: { port: 0, tls: { cert: 'tls/server.crt', key: 'tls/server.key' } },
+      upstream: { url: 'wss://cpms.example.com/ocpp', tls: { ca: 'tls/ca.pem', cert: 'tls/client.crt', key: 'tls/client.key' } },
+      stations: {
+        allowUnknown: false,
+        list: [
+          { id: 'CP-001', password: SECRET, upstream: { username: 'CP-001', password: UPSTREAM_SECRET, cert: 'tls/client.crt', key: 'tls/client.key' } },
+          // Inline PEM works too (configs built in memory, provisioning).
+          { id: 'CP-002', upstream: { cert: other.cert, key: other.key } },
+          { id: 'CP-003' },
+        ],
+      },
+      mqtt: { url: 'mqtts://broker:8883', tls: { ca: 'tls/ca.pem' }, topicPrefix: 'site/{gatewayId}' },
+      authorization: { mode: 'local' },
+      log: { level: 'debug' },
+    }),
+    tls: { 'server.crt': server.cert, 'server.key': server.key, 'ca.pem': other.cert, 'client.crt': other.cert, 'client.key': other.key },
+  });
+  const config = loadConfig(join(dir, 'config.json'), {});
+  t.equal(config.source, join(dir, 'config.json'));
+  t.same(config.listen.tls, { port: 8443, cert: server.cert, key: server.key });
+  t.equal(config.listen.port, 0, 'port 0: the OS picks one');
+  t.same(config.upstream.tls, { ca: other.cert, cert: other.cert, key: other.key });
+  t.same(config.stations.list[0], {
+    id: 'CP-001',
+    password: SECRET,
+    upstream: { username: 'CP-001', password: UPSTREAM_SECRET, cert: other.cert, key: other.key },
+  });
+  t.same(config.stations.list[1], { id: 'CP-002', upstream: { cert: other.cert, key: other.key } });
+  t.same(config.stations.list[2], { id: 'CP-003' }, 'a station without a local password is allowed');
+  t.equal(config.stations.allowUnknown, false);
+  t.same(config.mqtt, { url: 'mqtts://broker:8883', tls: { ca: other.cert }, topicPrefix: 'site/gw-1' });
+  t.equal(config.authorization.mode, 'local');
+  t.equal(config.log.level, 'debug');
+});
+
+t.test('every problem is reported at once, in file order, with its path', async (t) => {
+  const dir = t.testdir({ 'not-a-cert.pem': 'hello\n', 'server.key': server.key });
+  const problems = problemsOf(() =>
+    parseConfig(
+      {
+        gatewayId: 'gw/with/slashes',
+        listen: { prot: 8080, port: 70_000, path: 'ocpp', tls: { cert: 'missing.crt', key: 'server.key' }, 'odd key': 1 },
+        upstream: { url: 'https://cpms.example.com', tls: { cert: 'not-a-cert.pem' }, connectTimeoutMs: 0 },
+        stations: {
+          allowUnknown: 'no',
+          list: [
+            { id: 'CP-1', password: SECRET, passwordHash: 'scrypt$nope' },
+            { id: 'CP:2', upstream: { password: UPSTREAM_SECRET } },
+            { id: 'x'.repeat(49) },
+            { id: 'CP-1', extra: true },
+            { password: SECRET },
+          ],
+        },
+        authorization: { mode: 'cloud' },
+        mqtt: { url: 'tcp://broker', topicPrefix: 'a/#' },
+        smartCharging: { stackLevel: -1, profileIdBase: 1.5 },
+        provisioning: { url: 'ftp://x' },
+        log: { level: 'verbose' },
+        extra: {},
+      },
+      { baseDir: dir, env: {} },
+    ),
+  );
+  const lines = problems.map((problem) => `${problem.path}: ${problem.message}`);
+  t.same(
+    problems.map((problem) => problem.path),
+    [
+      '$.gatewayId',
+      '$.listen.prot',
+      '$.listen.port',
+      '$.listen.path',
+      '$.listen.tls.cert',
+      '$.listen["odd key"]',
+      '$.upstream.url',
+      '$.upstream.tls.key',
+      '$.upstream.tls.cert',
+      '$.upstream.connectTimeoutMs',
+      '$.stations.allowUnknown',
+      '$.stations.list[0]',
+      '$.stations.list[0].passwordHash',
+      '$.stations.list[1].id',
+      '$.stations.list[1].upstream.username',
+      '$.stations.list[2].id',
+      '$.stations.list[3].id',
+      '$.stations.list[3].extra',
+      '$.stations.list[4].id',
+      '$.authorization.mode',
+      '$.mqtt.url',
+      '$.mqtt.topicPrefix',
+      '$.smartCharging.stackLevel',
+      '$.smartCharging.profileIdBase',
+      '$.provisioning.url',
+      '$.log.level',
+      '$.extra',
+    ],
+    lines.join('\n'),
+  );
+  t.match(lines, [
+    /gatewayId: must be 1 to 64 characters/,
+    /prot: unknown key/,
+    /port: must be <= 65535/,
+    /path: must be a URL path prefix/,
+    /cert: cannot read .*missing\.crt: file not found/,
+    /odd key"\]: unknown key/,
+    /url: must be a ws:\/\/ or wss:\/\/ URL/,
+    /tls\.key: is required when cert is set/,
+    /tls\.cert: .*not-a-cert\.pem is not a PEM certificate/,
+    /connectTimeoutMs: must be >= 1/,
+    /allowUnknown: must be boolean/,
+    /list\[0\]: set either password or passwordHash, not both/,
+    /passwordHash: must be scrypt\$N\$r\$p\$salt\$hash/,
+    /list\[1\]\.id: must be 1 to 48 characters without ':'/,
+    /username: is required when password is set/,
+    /list\[2\]\.id: must be 1 to 48 characters/,
+    /list\[3\]\.id: duplicate station id "CP-1" \(first at \$\.stations\.list\[0\]\.id\)/,
+    /extra: unknown key/,
+    /list\[4\]\.id: is required/,
+    /mode: must be one of "cpms", "local"/,
+    /mqtt\.url: must be an mqtt:\/\/ or mqtts:\/\/ URL/,
+    /topicPrefix: must be a topic without '\+' or '#'/,
+    /stackLevel: must be >= 0/,
+    /profileIdBase: must be integer/,
+    /provisioning\.url: must be an https:\/\/ \(or http:\/\/\) URL/,
+    /level: must be one of "fatal"/,
+    /\$\.extra: unknown key/,
+  ]);
+  const everything = JSON.stringify(problems);
+  t.notMatch(everything, SECRET, 'the station password never appears');
+  t.notMatch(everything, UPSTREAM_SECRET, 'the upstream password never appears');
+});
+
+t.test('rules that span several values', async (t) => {
+  const dir = t.testdir({ 'c.crt': server.cert, 'c.key': server.key, 'wrong.key': other.key });
+  const problems = problemsOf(() =>
+    parseConfig(
+      {
+        listen: { port: 8443, tls: { cert: 'c.crt', key: 'wrong.key' } },
+        upstream: { url: 'ws://user:pw@cpms.lan/ocpp?x=1', tls: { ca: 'c.crt' } },
+        stations: { list: [{ id: 'CP-1', upstream: { cert: 'c.crt', key: 'c.key' } }] },
+        mqtt: { url: 'mqtt://broker', tls: { ca: 'c.crt' } },
+      },
+      { baseDir: dir, env: {} },
+    ),
+  );
+  t.match(
+    problems.map((problem) => `${problem.path}: ${problem.message}`),
+    [
+      /^\$\.listen\.tls: rejected by OpenSSL: .*key values mismatch/,
+      /^\$\.listen\.tls\.port: must differ from listen\.port \(both 8443\)/,
+      /^\$\.upstream\.url: must not contain credentials/,
+      /^\$\.upstream\.url: must not have a query or fragment/,
+      /^\$\.upstream\.tls: is only used with a wss:\/\/ upstream\.url/,
+      /^\$\.stations\.list\[0\]\.upstream\.cert: a client certificate is only used with a wss:\/\//,
+      /^\$\.mqtt\.tls: is only used with an mqtts:\/\/ mqtt\.url/,
+    ],
+  );
+  t.equal(problems.length, 7);
+});
+
+t.test('a valid passwordHash is accepted and kept as is', async (t) => {
+  const passwordHash = await hashPassword(SECRET);
+  const config = parseConfig({ ...minimal, stations: { list: [{ id: 'CP-1', passwordHash }] } }, { baseDir: '/', env: {} });
+  t.same(config.stations.list, [{ id: 'CP-1', passwordHash }]);
+});
+
+t.test('file-level failures: missing, a directory, bad JSON, a byte-order mark', async (t) => {
+  const fixtures: Record<string, string> = {
+    'bom.json': `\uFEFF${JSON.stringify(minimal)}`,
+    'trailing-comma.json': '{\n  "upstream": { "url": "wss://x/ocpp", }\n}\n',
+    'bare-word.json': `{\n  "stations": { "list": [ { "id": "CP-1", "password": ${SECRET} } ] }\n}\n`,
+    'truncated.json': '{\n  "upstream": {\n',
+  };
+  const dir = t.testdir({ ...fixtures, sub: {} });
+  t.equal(loadConfig(join(dir, 'bom.json'), {}).upstream.url, 'wss://cpms.example.com/ocpp', 'a byte-order mark is skipped');
+
+  const expectProblem = (file: string, pattern: RegExp, message: RegExp): void => {
+    try {
+      loadConfig(join(dir, file), {});
+      t.fail(`${file} should not load`);
+    } catch (error: unknown) {
+      t.type(error, ConfigError);
+      if (!(error instanceof ConfigError)) return;
+      t.equal(error.code, 'PE_ERR_CONFIG');
+      t.match(error.message, message, file);
+      t.equal(error.problems.length, 1);
+      t.equal(error.problems[0]?.path, '$');
+      t.match(error.problems[0]?.message, pattern, file);
+      t.notMatch(JSON.stringify({ message: error.message, problems: error.problems }), SECRET, `${file}: no secret in the report`);
+    }
+  };
+  expectProblem('absent.json', /cannot read .*absent\.json: file not found/, /cannot read the file/);
+  expectProblem('sub', /cannot read .*sub: is a directory/, /cannot read the file/);
+  const column = (file: string, needle: string): number => {
+    const line = fixtures[file]?.split('\n')[1] ?? '';
+    return line.indexOf(needle) + 1;
+  };
+  expectProblem(
+    'trailing-comma.json',
+    new RegExp(`invalid JSON at line 2, column ${column('trailing-comma.json', '}')}: Expected double-quoted property name$`),
+    /not valid JSON/,
+  );
+  // V8 quotes the surrounding text for this one; the report must not.
+  expectProblem(
+    'bare-word.json',
+    new RegExp(`invalid JSON at line 2, column ${column('bare-word.json', SECRET)}: unexpected character$`),
+    /not valid JSON/,
+  );
+  expectProblem('truncated.json', /invalid JSON at line 3, column 1: /, /not valid JSON/);
+
+  writeFileSync(join(dir, 'array.json'), '[]');
+  t.same(
+    problemsOf(() => loadConfig(join(dir, 'array.json'), {})),
+    [{ path: '$', message: 'must be object' }],
+  );
+});
+
+t.test('config check in-process', async (t) => {
+  const dir = t.testdir({
+    'ok.json': JSON.stringify({ gatewayId: 'gw-check', listen: { port: 9000 }, ...minimal, stations: { list: [{ id: 'A' }, { id: 'B' }] } }),
+    'bad.json': JSON.stringify({ upstream: { url: 'wss://x' }, listen: { port: 'eighty' } }),
+  });
+  const ok = captureIo();
+  t.equal(await configCheckCommand(['--config', join(dir, 'ok.json')], ok.io), 0);
+  t.match(ok.stdout(), `config OK: ${join(dir, 'ok.json')}\n`);
+  t.match(ok.stdout(), /gatewayId: +gw-check/);
+  t.match(ok.stdout(), /listen: +ws:\/\/0\.0\.0\.0:9000\/ocpp\/<stationId>/);
+  t.match(ok.stdout(), /upstream: +wss:\/\/cpms\.example\.com\/ocpp\/<stationId>/);
+  t.match(ok.stdout(), /stations: +2 listed/);
+  t.equal(ok.stderr(), '');
+
+  const viaEnv = captureIo({ PLEEVI_EDGE_CONFIG: join(dir, 'bad.json') });
+  t.equal(await configCheckCommand([], viaEnv.io), 2);
+  t.match(viaEnv.stderr(), `config invalid: ${join(dir, 'bad.json')}`);
+  t.match(viaEnv.stderr(), '\n  $.listen.port: must be integer\n');
+  t.equal(viaEnv.stdout(), '');
+
+  const usage = captureIo();
+  t.equal(await configCheckCommand(['--confg', 'x'], usage.io), 2);
+  t.match(usage.stderr(), /Unknown option '--confg'/);
+  t.match(usage.stderr(), /Usage: pleevi-edge config check/);
+  t.equal(await configCheckCommand(['stray'], captureIo().io), 2, 'no positionals');
+});
+
+t.test('pleevi-edge config check as a process', async (t) => {
+  const dir = t.testdir({
+    'good.json': JSON.stringify({
+      gatewayId: 'gw-proc',
+      listen: { tls: { cert: 'server.crt', key: 'server.key' } },
+      upstream: { url: 'wss://cpms.example.com/ocpp' },
+      stations: { list: [{ id: 'CP-001', password: SECRET }] },
+    }),
+    'broken.json': JSON.stringify(
+      {
+        listen: { port: 99_999, hots: '0.0.0.0', tls: { cert: 'gone.crt', key: 'server.key' } },
+        upstream: { url: 'wss://cpms.example.com/ocpp' },
+        stations: { list: [{ id: 'CP-001', password: SECRET, passwordHash: 'scrypt$16384$8$1$AAAA$BBBB' }] },
+      },
+      null,
+      2,
+    ),
+    'server.crt': server.cert,
+    'server.key': server.key,
+  });
+
+  const good = await runCli(['config', 'check', '--config', join(dir, 'good.json')]);
+  t.equal(good.code, 0, good.stderr);
+  t.match(good.stdout, `config OK: ${join(dir, 'good.json')}`);
+  t.match(good.stdout, /wss:\/\/0\.0\.0\.0:8443\/ocpp\/<stationId>/);
+  t.notMatch(good.stdout + good.stderr, SECRET);
+
+  const broken = await runCli(['config', 'check'], { PLEEVI_EDGE_CONFIG: join(dir, 'broken.json') });
+  t.equal(broken.code, 2);
+  t.equal(broken.stdout, '');
+  for (const path of [
+    '$.listen.port: must be <= 65535',
+    '$.listen.hots: unknown key',
+    '$.listen.tls.cert: cannot read',
+    '$.stations.list[0]: set either password or passwordHash, not both',
+  ]) {
+    t.match(broken.stderr, `\n  ${path}`, path);
+  }
+  t.notMatch(broken.stderr, SECRET, 'the password is never printed');
+
+  const usage = await runCli(['config', 'check', '--verbose']);
+  t.equal(usage.code, 2);
+  t.match(usage.stderr, /Usage: pleevi-edge config check/);
+});

@@ -1,0 +1,145 @@
+import t from 'tap';
+import { connectRawStation, startRawCpms } from './helpers/raw-peers.js';
+import { startTestGateway, stationEndpoint } from './helpers/test-gateway.js';
+
+const ODD_FRAMES = [
+  '[2 , "odd-1" ,\t"DataTransfer" , {"vendorId":"Pleevi","data":"  spaced  "} ]',
+  '[2,"utf-2","DataTransfer",{"vendorId":"Pleevi","data":"Grüße aus Köln, 充電, 🚗⚡"}]',
+  '[2,"esc-3","DataTransfer",{"vendorId":"Pleevi","data":"\\u00e9\\n\\"quoted\\""}]',
+  '[2,"big-4","DataTransfer",{"vendorId":"Pleevi","data":1.50000,"n":-0,"e":1E3}]',
+];
+
+t.test('relays oddly formatted, non-ASCII and binary frames byte for byte, both ways', async (t) => {
+  const cpms = await startRawCpms();
+  t.teardown(() => cpms.close());
+  const gateway = await startTestGateway(t, { upstreamUrl: cpms.url });
+  const arriving = cpms.nextConnection();
+  const station = await connectRawStation(`${stationEndpoint(gateway)}/CP%2F%C3%A9%20x`);
+  t.teardown(() => station.socket.terminate());
+  const atCpms = await arriving;
+  t.equal(atCpms.path, '/ocpp/CP%2F%C3%A9%20x', 'station id decoded then percent-encoded again for the CPMS');
+
+  const binary = Buffer.from([0x00, 0xff, 0x10, 0x80, 0x7f]);
+  for (const frame of ODD_FRAMES) station.socket.send(frame);
+  station.socket.send(binary, { binary: true });
+  const upward = await atCpms.waitFor(ODD_FRAMES.length + 1);
+  ODD_FRAMES.forEach((frame, index) => {
+    t.ok(upward[index]?.data.equals(Buffer.from(frame)), `frame ${index} arrived byte-identical`);
+    t.equal(upward[index]?.isBinary, false, `frame ${index} stayed a text frame`);
+  });
+  t.ok(upward[ODD_FRAMES.length]?.data.equals(binary), 'binary frame arrived byte-identical');
+  t.equal(upward[ODD_FRAMES.length]?.isBinary, true, 'binary frame stayed binary');
+
+  const downward = ['[3, "odd-1", {"status":"Accepted"} ]', '[2,"cpms-é","DataTransfer",{"vendorId":"Ä","data":"\\ud83d\\ude97"}]'];
+  for (const frame of downward) atCpms.socket.send(frame);
+  const back = await station.waitFor(downward.length);
+  downward.forEach((frame, index) => t.ok(back[index]?.data.equals(Buffer.from(frame)), `CPMS frame ${index} arrived byte-identical`));
+  t.equal(gateway.metrics.malformedFrames, 1, 'only the binary frame counts as malformed OCPP-J');
+});
+
+t.test('frames sent the instant each socket opens are neither lost nor reordered', async (t) => {
+  const greeting = Array.from({ length: 5 }, (_, i) => `[2,"g${i}","TriggerMessage",{"requestedMessage":"StatusNotification"}]`);
+  const cpms = await startRawCpms({ greeting });
+  t.teardown(() => cpms.close());
+  const gateway = await startTestGateway(t, { upstreamUrl: cpms.url });
+  const arriving = cpms.nextConnection();
+  const early = Array.from({ length: 20 }, (_, i) => `[2,"e${i}","Heartbeat",{}]`);
+  const station = await connectRawStation(`${stationEndpoint(gateway)}/CP-EARLY`, ['ocpp1.6'], early);
+  t.teardown(() => station.socket.terminate());
+  const atCpms = await arriving;
+  const got = await atCpms.waitFor(early.length);
+  t.same(got.map((frame) => frame.data.toString()), early, 'station frames from the first tick, in order');
+  const down = await station.waitFor(greeting.length);
+  t.same(down.map((frame) => frame.data.toString()), greeting, 'CPMS frames sent during the handshake, in order');
+});
+
+t.test('a burst of calls arrives in order and every reply comes back', async (t) => {
+  const cpms = await startRawCpms({ echoCalls: true });
+  t.teardown(() => cpms.close());
+  const gateway = await startTestGateway(t, { upstreamUrl: cpms.url });
+  const arriving = cpms.nextConnection();
+  const station = await connectRawStation(`${stationEndpoint(gateway)}/CP-BURST`);
+  t.teardown(() => station.socket.terminate());
+  const atCpms = await arriving;
+  const burst = Array.from({ length: 1000 }, (_, i) => `[2,"b${i}","MeterValues",{"connectorId":1,"meterValue":[]}]`);
+  for (const frame of burst) station.socket.send(frame);
+  const got = await atCpms.waitFor(burst.length);
+  t.same(got.map((frame) => frame.data.toString()), burst, '1000 frames in order');
+  const replies = await station.waitFor(burst.length);
+  t.same(
+    replies.map((frame) => frame.data.toString()),
+    burst.map((_, i) => `[3,"b${i}",{}]`),
+    'replies in order',
+  );
+});
+
+t.test('malformed and oversized frames from one station do not disturb the others', async (t) => {
+  const cpms = await startRawCpms({ echoCalls: true });
+  t.teardown(() => cpms.close());
+  const gateway = await startTestGateway(t, { upstreamUrl: cpms.url, maxFrameBytes: 4096 });
+
+  const arrivingBad = cpms.nextConnection();
+  const bad = await connectRawStation(`${stationEndpoint(gateway)}/CP-BAD`);
+  const badAtCpms = await arrivingBad;
+  const arrivingGood = cpms.nextConnection();
+  const good = await connectRawStation(`${stationEndpoint(gateway)}/CP-GOOD`);
+  t.teardown(() => good.socket.terminate());
+  await arrivingGood;
+
+  const garbage = ['this is not json', '[2,"only-two"]', '{"an":"object"}', '[9,"future-type",{}]', '[2,"' + 'x'.repeat(40) + '","Heartbeat",{}]'];
+  for (const frame of garbage) bad.socket.send(frame);
+  const relayed = await badAtCpms.waitFor(garbage.length);
+  t.same(relayed.map((frame) => frame.data.toString()), garbage, 'frames that do not parse are still relayed, unchanged');
+  t.equal(gateway.metrics.malformedFrames, 4, 'four of them are malformed OCPP-J (an unknown type 9 is not)');
+
+  bad.socket.send(`[2,"huge","DataTransfer",{"vendorId":"x","data":"${'x'.repeat(8192)}"}]`);
+  const closed = await bad.closed;
+  t.equal(closed.code, 1009, 'oversized frame: the sender is closed with 1009 (message too big)');
+  t.equal(gateway.metrics.oversizedFrames, 1, 'oversized frame counted');
+
+  good.socket.send('[2,"still-1","Heartbeat",{}]');
+  const reply = await good.waitFor(1);
+  t.equal(reply[0]?.data.toString(), '[3,"still-1",{}]', 'the other station keeps working');
+  t.equal(gateway.isConnected('CP-GOOD'), true);
+  t.equal(gateway.isConnected('CP-BAD'), false);
+});
+
+t.test('close codes are mirrored', async (t) => {
+  const cpms = await startRawCpms();
+  t.teardown(() => cpms.close());
+  const gateway = await startTestGateway(t, { upstreamUrl: cpms.url });
+
+  let arriving = cpms.nextConnection();
+  const first = await connectRawStation(`${stationEndpoint(gateway)}/CP-CLOSE-1`);
+  let atCpms = await arriving;
+  atCpms.socket.close(4001, 'rejected by CPMS');
+  t.same(await first.closed, { code: 4001, reason: 'rejected by CPMS' }, 'CPMS close code and reason reach the station');
+
+  arriving = cpms.nextConnection();
+  const second = await connectRawStation(`${stationEndpoint(gateway)}/CP-CLOSE-2`);
+  atCpms = await arriving;
+  const upstreamClosed = new Promise<{ code: number; reason: string }>((resolve) =>
+    atCpms.socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
+  second.socket.close(1000, 'bye');
+  t.same(await upstreamClosed, { code: 1000, reason: 'bye' }, 'station close code and reason reach the CPMS');
+});
+
+t.test('a station that reconnects replaces its old connection', async (t) => {
+  const cpms = await startRawCpms({ echoCalls: true });
+  t.teardown(() => cpms.close());
+  const gateway = await startTestGateway(t, { upstreamUrl: cpms.url });
+  let arriving = cpms.nextConnection();
+  const old = await connectRawStation(`${stationEndpoint(gateway)}/CP-TWICE`);
+  const oldAtCpms = await arriving;
+  const oldUpstreamClosed = new Promise<number>((resolve) => oldAtCpms.socket.once('close', (code) => resolve(code)));
+  arriving = cpms.nextConnection();
+  const fresh = await connectRawStation(`${stationEndpoint(gateway)}/CP-TWICE`);
+  t.teardown(() => fresh.socket.terminate());
+  await arriving;
+  t.ok(await oldUpstreamClosed, 'the old upstream connection was closed');
+  t.equal((await old.closed).code, 1008, 'the old station socket was closed');
+  fresh.socket.send('[2,"n1","Heartbeat",{}]');
+  t.equal((await fresh.waitFor(1))[0]?.data.toString(), '[3,"n1",{}]', 'the new connection relays');
+  t.equal(gateway.status().stations.length, 1, 'one live link for the station');
+});

@@ -1,0 +1,131 @@
+/**
+ * Flags of `npm run bench`. Every figure is bounded: station counts are capped
+ * at the issue's 2,000, phases at a minute, so a run always ends by itself.
+ */
+export interface BenchOptions {
+  /** Stations in the latency and throughput phases. */
+  readonly stations: number;
+  /** Aggregate open-loop rate of the latency phase, calls/s over all stations. */
+  readonly rate: number;
+  readonly latencySeconds: number;
+  readonly throughputSeconds: number;
+  readonly warmupSeconds: number;
+  /** Stations held connected to the gateway in the memory phase. */
+  readonly memoryStations: number;
+  /** Run the nginx columns when nginx is installed. */
+  readonly nginx: boolean;
+  /** Let the bench CPMS accept the permessage-deflate the gateway offers upstream. */
+  readonly cpmsDeflate: boolean;
+  /** Write a V8 CPU profile of the gateway process during latency and throughput. */
+  readonly cpuProfile: boolean;
+  readonly quick: boolean;
+  readonly help: boolean;
+}
+
+export const MAX_STATIONS = 2_000;
+const MAX_SECONDS = 60;
+const MAX_RATE = 50_000;
+
+export const USAGE = `Usage: npm run bench -- [flags]
+
+Stations send OCPP 1.6 Heartbeat CALLs to a local CPMS straight, through nginx
+(one worker) and through the gateway, then the gateway's figures are compared
+with nginx's against the issue's targets.
+
+  --stations N           stations in the latency and throughput phases (default 200, max ${MAX_STATIONS})
+  --rate R               open-loop calls/s over all stations in the latency phase (default 1000)
+  --seconds S            measured seconds of the latency phase, per path (default 10)
+  --throughput-seconds S measured seconds of the closed-loop throughput phase, per path (default 5)
+  --warmup-seconds S     unmeasured load before each measured phase (default 1)
+  --memory-stations M    stations held open to measure gateway memory (default 2000, max ${MAX_STATIONS})
+  --no-nginx             skip the nginx columns
+  --cpms-deflate         the bench CPMS accepts permessage-deflate (the gateway offers it)
+  --cpu-prof             V8 CPU profile of the gateway into bench-results/profiles/, summarised at the end
+  --quick                smoke run: 50 stations, 2 s phases, 200 memory stations
+  --help                 this text
+
+Figures go to stdout and to bench-results/latest.json.`;
+
+export class BenchUsageError extends Error {
+  override readonly name = 'BenchUsageError';
+}
+
+export function parseBenchOptions(argv: readonly string[]): BenchOptions {
+  const quick = argv.includes('--quick');
+  const values = {
+    stations: quick ? 50 : 200,
+    rate: 1_000,
+    latencySeconds: quick ? 2 : 10,
+    throughputSeconds: quick ? 2 : 5,
+    warmupSeconds: quick ? 0.5 : 1,
+    memoryStations: quick ? 200 : MAX_STATIONS,
+    nginx: true,
+    cpmsDeflate: false,
+    cpuProfile: false,
+    quick,
+    help: false,
+  };
+  for (let index = 0; index < argv.length; index += 1) {
+    const flag = argv[index] ?? '';
+    const next = (): string => {
+      const value = argv[index + 1];
+      if (value === undefined || value.startsWith('--')) throw new BenchUsageError(`${flag} needs a value`);
+      index += 1;
+      return value;
+    };
+    switch (flag) {
+      case '--stations':
+        values.stations = integerIn(flag, next(), 1, MAX_STATIONS);
+        break;
+      case '--rate':
+        values.rate = integerIn(flag, next(), 1, MAX_RATE);
+        break;
+      case '--seconds':
+        values.latencySeconds = secondsIn(flag, next(), 0.5);
+        break;
+      case '--throughput-seconds':
+        values.throughputSeconds = secondsIn(flag, next(), 0.5);
+        break;
+      case '--warmup-seconds':
+        values.warmupSeconds = secondsIn(flag, next(), 0);
+        break;
+      case '--memory-stations':
+        values.memoryStations = integerIn(flag, next(), 1, MAX_STATIONS);
+        break;
+      case '--no-nginx':
+        values.nginx = false;
+        break;
+      case '--cpms-deflate':
+        values.cpmsDeflate = true;
+        break;
+      case '--cpu-prof':
+        values.cpuProfile = true;
+        break;
+      case '--quick':
+        break;
+      case '--help':
+      case '-h':
+        values.help = true;
+        break;
+      default:
+        throw new BenchUsageError(`unknown flag ${flag}`);
+    }
+  }
+  return values;
+}
+
+function integerIn(flag: string, text: string, minimum: number, maximum: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < minimum || value > maximum) {
+    throw new BenchUsageError(`${flag} must be a whole number from ${minimum} to ${maximum}, got ${text}`);
+  }
+  return value;
+}
+
+function secondsIn(flag: string, text: string, minimum: number): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < minimum || value > MAX_SECONDS) {
+    throw new BenchUsageError(`${flag} must be from ${minimum} to ${MAX_SECONDS} seconds, got ${text}`);
+  }
+  return value;
+}
