@@ -42,8 +42,10 @@ export async function admitStation(
   if (!station && !config.stations.allowUnknown) return refuse(404, 'station is not on the allow-list');
 
   if (station && (station.password !== undefined || station.passwordHash !== undefined)) {
-    const remote = request.socket.remoteAddress ?? 'unknown';
-    const waitMs = Math.max(limiter.retryAfterMs(`ip:${remote}`), limiter.retryAfterMs(`id:${stationId}`));
+    // Keyed by address *and* id: stations behind one NAT share an address, and
+    // a guesser must not be able to lock a real station out from elsewhere.
+    const limiterKey = `${request.socket.remoteAddress ?? 'unknown'}|${stationId}`;
+    const waitMs = limiter.retryAfterMs(limiterKey);
     if (waitMs > 0) {
       return refuse(429, 'too many failed password attempts', { 'retry-after': String(Math.ceil(waitMs / 1000)) });
     }
@@ -51,14 +53,12 @@ export async function admitStation(
     // OCPP security: the Basic Auth username SHALL equal the station identity.
     const ok = credentials !== undefined && credentials.username === stationId && (await verifyPassword(credentials.password, station));
     if (!ok) {
-      limiter.recordFailure(`ip:${remote}`);
-      limiter.recordFailure(`id:${stationId}`);
+      limiter.recordFailure(limiterKey);
       return refuse(401, credentials ? 'wrong station credentials' : 'station credentials required', {
         'www-authenticate': 'Basic realm="pleevi-edge", charset="UTF-8"',
       });
     }
-    limiter.recordSuccess(`ip:${remote}`);
-    limiter.recordSuccess(`id:${stationId}`);
+    limiter.recordSuccess(limiterKey);
   }
 
   const offered = String(request.headers['sec-websocket-protocol'] ?? '')

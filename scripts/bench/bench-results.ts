@@ -1,0 +1,75 @@
+import type { ClosedLoopResult, OpenLoopResult } from './station-fleet.js';
+
+/** The shape of bench-results/latest.json. */
+export type PathName = 'direct' | 'nginx' | 'gateway';
+
+export interface LatencyRun {
+  readonly path: PathName;
+  readonly stations: number;
+  readonly result: OpenLoopResult;
+}
+
+export interface ThroughputRun {
+  readonly path: PathName;
+  readonly stations: number;
+  readonly result: ClosedLoopResult;
+  /** CPU time of the proxy process in the window (nginx: its one worker). */
+  readonly proxyCpuSeconds?: number;
+  /** WebSocket messages the proxy relayed in the window, both directions (one call = 2). */
+  readonly messagesRelayed?: number;
+  readonly proxyCpuMicrosPerMessage?: number;
+  /** CPU time of the load generator and of the CPMS over the window, in cores (1.0 = one core busy). */
+  readonly generatorCores: number;
+  readonly cpmsCores: number;
+  readonly proxyCores?: number;
+}
+
+export interface MemoryRun {
+  readonly path: 'nginx' | 'gateway';
+  readonly stations: number;
+  readonly baselineRssBytes: number;
+  readonly loadedRssBytes: number;
+  readonly kbPerStation: number;
+  /** Node only: where the bytes went (V8 heap; Buffers and other memory outside it). */
+  readonly heapKbPerStation?: number;
+  readonly externalKbPerStation?: number;
+  /** Collected garbage before each reading (the gateway is started with --expose-gc). */
+  readonly afterGc: boolean;
+}
+
+export interface TargetVerdict {
+  readonly target: string;
+  readonly measured: string;
+  /** undefined when the run could not decide (nginx absent, or flags off the target's conditions). */
+  readonly pass: boolean | undefined;
+  readonly note?: string;
+}
+
+export interface MachineInfo {
+  readonly cpus: number;
+  readonly cpuModel: string;
+  readonly totalMemoryMb: number;
+  readonly node: string;
+  readonly nginx: string | undefined;
+  readonly openFileLimit: number | undefined;
+  readonly kernel: string;
+}
+
+export interface ProfileHotspot {
+  readonly selfPercent: number;
+  readonly functionName: string;
+  readonly location: string;
+}
+
+export interface BenchResults {
+  readonly startedAt: string;
+  readonly durationSeconds: number;
+  readonly machine: MachineInfo;
+  readonly options: Readonly<Record<string, unknown>>;
+  readonly latency: readonly LatencyRun[];
+  readonly throughput: readonly ThroughputRun[];
+  readonly memory: readonly MemoryRun[];
+  readonly targets: readonly TargetVerdict[];
+  readonly notes: readonly string[];
+  readonly profile?: { readonly file: string; readonly hotspots: readonly ProfileHotspot[]; readonly byFile: readonly ProfileHotspot[] };
+}

@@ -1,0 +1,110 @@
+import { formatTable } from '../../agent/src/cli/format-table.js';
+import type { BenchResults } from './bench-results.js';
+import { addedP99Ms, throughputRatio } from './targets.js';
+
+function ms(value: number): string {
+  return Number.isFinite(value) ? value.toFixed(3) : '-';
+}
+
+function fixed(value: number | undefined, digits: number): string {
+  return value === undefined || !Number.isFinite(value) ? '-' : value.toFixed(digits);
+}
+
+function mb(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(1);
+}
+
+/** The human-readable report; the same figures go to latest.json. */
+export function formatReport(results: BenchResults): string {
+  const out: string[] = [];
+  const { machine } = results;
+  out.push(
+    `machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.totalMemoryMb} MB, Linux ${machine.kernel}, Node ${machine.node}, ${machine.nginx ?? 'no nginx'}, ulimit -n ${machine.openFileLimit ?? '?'}`,
+  );
+
+  const first = results.latency[0];
+  if (first) {
+    out.push('', `1. Round-trip latency, open loop at ${first.result.targetRate} calls/s over ${first.stations} stations, ${first.result.windowSeconds} s each (ms)`);
+    out.push(
+      formatTable(
+        ['path', 'calls', 'lost', 'p50', 'p90', 'p99', 'p99.9', 'max', 'added p99'],
+        results.latency.map((run) => {
+          const added = run.path === 'direct' ? undefined : addedP99Ms(results.latency, run.path);
+          const lat = run.result.latency;
+          return [run.path, String(run.result.answered), String(run.result.lost), ms(lat.p50Ms), ms(lat.p90Ms), ms(lat.p99Ms), ms(lat.p999Ms), ms(lat.maxMs), added === undefined ? '' : `+${ms(added)}`];
+        }),
+      ).trimEnd(),
+    );
+  }
+
+  const firstThroughput = results.throughput[0];
+  if (firstThroughput) {
+    out.push('', `2. Highest sustained rate, closed loop, one call in flight per station, ${firstThroughput.stations} stations, ${firstThroughput.result.windowSeconds.toFixed(1)} s each`);
+    out.push(
+      formatTable(
+        ['path', 'calls/s', 'vs direct', 'p50 ms', 'p99 ms', 'proxy cores', 'proxy us/msg', 'generator cores', 'cpms cores'],
+        results.throughput.map((run) => [
+          run.path,
+          run.result.callsPerSecond.toFixed(0),
+          fixed(throughputRatio(results.throughput, run.path, 'direct'), 2),
+          ms(run.result.latency.p50Ms),
+          ms(run.result.latency.p99Ms),
+          fixed(run.proxyCores, 2),
+          fixed(run.proxyCpuMicrosPerMessage, 1),
+          run.generatorCores.toFixed(2),
+          run.cpmsCores.toFixed(2),
+        ]),
+      ).trimEnd(),
+    );
+    const vsNginx = throughputRatio(results.throughput, 'gateway', 'nginx');
+    const vsDirect = throughputRatio(results.throughput, 'gateway', 'direct');
+    out.push(`   gateway throughput: ${fixed(vsNginx, 2)}x nginx, ${fixed(vsDirect, 2)}x direct`);
+  }
+
+  if (results.memory.length > 0) {
+    out.push('', '3. Memory per connected station (RSS beyond the idle baseline, after one BootNotification each)');
+    out.push(
+      formatTable(
+        ['path', 'stations', 'idle RSS MB', 'loaded RSS MB', 'KB/station', 'heap KB/station', 'external KB/station', 'after GC'],
+        results.memory.map((run) => [
+          run.path,
+          String(run.stations),
+          mb(run.baselineRssBytes),
+          mb(run.loadedRssBytes),
+          run.kbPerStation.toFixed(1),
+          fixed(run.heapKbPerStation, 1),
+          fixed(run.externalKbPerStation, 1),
+          run.afterGc ? 'yes' : 'no',
+        ]),
+      ).trimEnd(),
+    );
+  }
+
+  const gatewayCpu = results.throughput.find((run) => run.path === 'gateway');
+  if (gatewayCpu?.proxyCpuMicrosPerMessage !== undefined) {
+    out.push(
+      '',
+      `4. Gateway CPU per relayed message: ${gatewayCpu.proxyCpuMicrosPerMessage.toFixed(1)} us (user+system, ${gatewayCpu.messagesRelayed ?? 0} messages both ways in the throughput window)`,
+    );
+    const nginx = results.throughput.find((run) => run.path === 'nginx');
+    if (nginx?.proxyCpuMicrosPerMessage !== undefined) out.push(`   nginx worker, same load: ${nginx.proxyCpuMicrosPerMessage.toFixed(1)} us per message`);
+  }
+
+  out.push('', 'Targets');
+  out.push(
+    formatTable(
+      ['', 'target', 'measured', 'note'],
+      results.targets.map((verdict) => [verdict.pass === undefined ? 'n/a' : verdict.pass ? 'PASS' : 'MISS', verdict.target, verdict.measured, verdict.note ?? '']),
+    ).trimEnd(),
+  );
+
+  if (results.profile) {
+    out.push('', `Gateway CPU profile: ${results.profile.file}`, 'hottest functions (self time):');
+    out.push(formatTable(['self %', 'function', 'where'], results.profile.hotspots.map((spot) => [spot.selfPercent.toFixed(1), spot.functionName, spot.location])).trimEnd());
+    out.push('by file (self time):');
+    out.push(formatTable(['self %', 'file'], results.profile.byFile.map((spot) => [spot.selfPercent.toFixed(1), spot.location])).trimEnd());
+  }
+
+  if (results.notes.length > 0) out.push('', 'Notes', ...results.notes.map((note) => `- ${note}`));
+  return `${out.join('\n')}\n`;
+}
