@@ -1,4 +1,4 @@
-import type { ClosedLoopResult, OpenLoopResult } from './station-fleet.js';
+import type { LatencySummary } from './latency-samples.js';
 
 /** The shape of bench-results/latest.json. */
 export type PathName = 'direct' | 'nginx' | 'gateway';
@@ -6,22 +6,34 @@ export type PathName = 'direct' | 'nginx' | 'gateway';
 export interface LatencyRun {
   readonly path: PathName;
   readonly stations: number;
-  readonly result: OpenLoopResult;
+  readonly rate: number;
+  /** The measured time was split in rounds, the paths taking turns, so drift in the machine hits all alike. */
+  readonly rounds: number;
+  readonly measuredSeconds: number;
+  readonly sent: number;
+  readonly answered: number;
+  readonly lost: number;
+  readonly overlapped: number;
+  readonly latency: LatencySummary;
 }
 
 export interface ThroughputRun {
   readonly path: PathName;
   readonly stations: number;
-  readonly result: ClosedLoopResult;
-  /** CPU time of the proxy process in the window (nginx: its one worker). */
+  readonly rounds: number;
+  readonly measuredSeconds: number;
+  readonly answered: number;
+  readonly callsPerSecond: number;
+  readonly latency: LatencySummary;
+  /** CPU time of the proxy process in the windows (nginx: its one worker). */
   readonly proxyCpuSeconds?: number;
-  /** WebSocket messages the proxy relayed in the window, both directions (one call = 2). */
+  /** WebSocket messages the proxy relayed in the windows, both directions (one call = 2). */
   readonly messagesRelayed?: number;
   readonly proxyCpuMicrosPerMessage?: number;
-  /** CPU time of the load generator and of the CPMS over the window, in cores (1.0 = one core busy). */
+  /** CPU time over the windows in cores (1.0 = one core busy): the proxy, the load generator, the CPMS. */
+  readonly proxyCores?: number;
   readonly generatorCores: number;
   readonly cpmsCores: number;
-  readonly proxyCores?: number;
 }
 
 export interface MemoryRun {

@@ -1,5 +1,5 @@
 import { WebSocket, type RawData } from 'ws';
-import { LatencySamples, type LatencySummary } from './latency-samples.js';
+import { LatencySamples } from './latency-samples.js';
 
 /**
  * The load generator: N simulated OCPP 1.6 stations on plain `ws` clients
@@ -24,22 +24,18 @@ export interface FleetOptions {
   readonly concurrency?: number;
 }
 
-export interface OpenLoopResult {
-  readonly targetRate: number;
+export interface OpenLoopCounts {
   readonly windowSeconds: number;
   readonly sent: number;
   readonly answered: number;
   readonly lost: number;
-  /** Calls sent while the same station still waited for its previous answer (the proxy was too slow). */
+  /** Calls sent while the same station still waited for its previous answer (the path was too slow). */
   readonly overlapped: number;
-  readonly latency: LatencySummary;
 }
 
-export interface ClosedLoopResult {
+export interface ClosedLoopCounts {
   readonly windowSeconds: number;
   readonly answered: number;
-  readonly callsPerSecond: number;
-  readonly latency: LatencySummary;
 }
 
 /** Called at the edges of the measured window; snapshots started here are awaited by the caller. */
@@ -58,7 +54,9 @@ export class StationFleet {
   private windowFrom = NEVER;
   private windowUntil = NEVER;
   private samples = new LatencySamples();
+  /** Answers that arrived in the window (throughput) and answers to calls sent in it (latency). */
   private answeredInWindow = 0;
+  private answeredSentInWindow = 0;
   private onAnswered: ((station: Station) => void) | undefined;
   /** Frames that were not the CALLRESULT of a pending call, and sockets that closed mid-run. */
   unexpectedFrames = 0;
@@ -96,8 +94,8 @@ export class StationFleet {
    * Open loop at a fixed aggregate rate, round robin over the stations, so a
    * slow proxy cannot slow the offered load down (no coordinated omission).
    */
-  async runOpenLoop(rate: number, warmupMs: number, measureMs: number): Promise<OpenLoopResult> {
-    this.resetWindow();
+  async runOpenLoop(rate: number, warmupMs: number, measureMs: number, sink: LatencySamples): Promise<OpenLoopCounts> {
+    this.resetWindow(sink);
     const start = process.hrtime.bigint();
     this.windowFrom = start + BigInt(Math.round(warmupMs * 1e6));
     this.windowUntil = this.windowFrom + BigInt(Math.round(measureMs * 1e6));
@@ -126,16 +124,8 @@ export class StationFleet {
       }, 1);
     });
     await this.drain();
-    const answered = this.samples.count;
-    return {
-      targetRate: rate,
-      windowSeconds: measureMs / 1000,
-      sent: sentInWindow,
-      answered,
-      lost: sentInWindow - answered,
-      overlapped,
-      latency: this.samples.summary(),
-    };
+    const answered = this.answeredSentInWindow;
+    return { windowSeconds: measureMs / 1000, sent: sentInWindow, answered, lost: sentInWindow - answered, overlapped };
   }
 
   /**
@@ -143,8 +133,8 @@ export class StationFleet {
    * section 4.1.1): each answer sends the next call. With enough stations this
    * saturates the path, so the answer rate is its highest sustained rate.
    */
-  async runClosedLoop(warmupMs: number, measureMs: number, hooks: WindowHooks = {}): Promise<ClosedLoopResult> {
-    this.resetWindow();
+  async runClosedLoop(warmupMs: number, measureMs: number, sink: LatencySamples, hooks: WindowHooks = {}): Promise<ClosedLoopCounts> {
+    this.resetWindow(sink);
     let running = true;
     this.onAnswered = (station) => {
       if (running) this.send(station);
@@ -159,18 +149,12 @@ export class StationFleet {
     running = false;
     await this.drain();
     this.onAnswered = undefined;
-    const windowSeconds = Number(this.windowUntil - this.windowFrom) / 1e9;
-    return {
-      windowSeconds,
-      answered: this.answeredInWindow,
-      callsPerSecond: this.answeredInWindow / windowSeconds,
-      latency: this.samples.summary(),
-    };
+    return { windowSeconds: Number(this.windowUntil - this.windowFrom) / 1e9, answered: this.answeredInWindow };
   }
 
   /** One CALL per station and wait for every answer, e.g. the BootNotification a real station sends first. */
   async callEach(action: string, payload: Record<string, unknown>): Promise<void> {
-    this.resetWindow();
+    this.resetWindow(new LatencySamples());
     const body = JSON.stringify(payload);
     for (const station of this.stations) this.send(station, action, body);
     const unanswered = await this.drain();
@@ -238,16 +222,20 @@ export class StationFleet {
       return;
     }
     station.pending.delete(text.slice(4, end));
-    if (sentAt >= this.windowFrom && sentAt < this.windowUntil) this.samples.add(Number(at - sentAt) / 1000);
+    if (sentAt >= this.windowFrom && sentAt < this.windowUntil) {
+      this.samples.add(Number(at - sentAt) / 1000);
+      this.answeredSentInWindow += 1;
+    }
     if (at >= this.windowFrom && at < this.windowUntil) this.answeredInWindow += 1;
     this.onAnswered?.(station);
   }
 
-  private resetWindow(): void {
+  private resetWindow(sink: LatencySamples): void {
     this.windowFrom = NEVER;
     this.windowUntil = NEVER;
-    this.samples = new LatencySamples();
+    this.samples = sink;
     this.answeredInWindow = 0;
+    this.answeredSentInWindow = 0;
   }
 
   private pendingCount(): number {

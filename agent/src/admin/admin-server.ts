@@ -1,7 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { GatewayError } from '../errors.js';
 import type { Logger } from '../util/logger.js';
+
+/** sun_path is 108 bytes on Linux, including the terminating NUL. */
+const MAX_SOCKET_PATH_BYTES = 107;
 
 export type AdminRoutes = ReadonlyMap<string, () => unknown>;
 
@@ -11,6 +15,9 @@ export type AdminRoutes = ReadonlyMap<string, () => unknown>;
  * exposed on the network.
  */
 export async function startAdminServer(socketPath: string, routes: AdminRoutes, logger: Logger): Promise<Server> {
+  if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
+    throw new GatewayError('PE_ERR_ADMIN_SOCKET', `admin.socket path is longer than ${MAX_SOCKET_PATH_BYTES} bytes (a unix socket limit): ${socketPath}`);
+  }
   mkdirSync(dirname(socketPath), { recursive: true });
   // A socket file left by a killed daemon would make listen() fail with EADDRINUSE.
   rmSync(socketPath, { force: true });

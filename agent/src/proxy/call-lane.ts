@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { CallTimeoutError, StationGoneError } from '../errors.js';
-import type { ReplyFrame } from '../ocpp/ocpp-frame.js';
+import type { CallFrame, ReplyFrame } from '../ocpp/ocpp-frame.js';
 
 /** What a gateway call returns: the station's CALLRESULT payload or its CALLERROR. */
 export type GatewayCallOutcome =
@@ -27,15 +27,18 @@ interface PendingGatewayCall {
   timer?: NodeJS.Timeout;
 }
 
-/** Who a reply from the station belongs to. */
-export type ReplyOwner = 'cpms' | 'gateway' | 'late-gateway';
+/** Who a reply from the station belongs to; for the gateway's calls, which call it answers. */
+export type ReplyOwner =
+  | { readonly owner: 'cpms' }
+  | { readonly owner: 'gateway'; readonly call: CallFrame }
+  | { readonly owner: 'late-gateway'; readonly call: CallFrame };
 
 export interface CallLaneOptions {
   readonly stationId: string;
   /** How long a gateway call, or a CPMS call holding the lane, may wait for the station. */
   readonly callTimeoutMs: number;
-  /** Writes one serialized gateway CALL to the station socket. */
-  readonly sendToStation: (text: string) => void;
+  /** Writes one gateway CALL, serialized as `text`, to the station socket. */
+  readonly sendToStation: (call: CallFrame, text: string) => void;
   readonly now?: () => number;
 }
 
@@ -60,7 +63,7 @@ export class CallLane {
   private readonly heldCpmsCalls: Array<{ readonly id: string; readonly send: () => void }> = [];
   private gatewayOutstanding: PendingGatewayCall | undefined;
   private readonly gatewayQueue: PendingGatewayCall[] = [];
-  private readonly lateGatewayIds = new Map<string, number>();
+  private readonly lateGatewayCalls = new Map<string, { readonly call: CallFrame; readonly at: number }>();
   private closed = false;
   private readonly now: () => number;
 
@@ -101,15 +104,19 @@ export class CallLane {
       this.gatewayOutstanding = undefined;
       pending.resolve(toOutcome(reply));
       this.pump();
-      return 'gateway';
+      return { owner: 'gateway', call: asCallFrame(pending) };
     }
-    if (this.lateGatewayIds.delete(reply.id)) return 'late-gateway';
+    const late = this.lateGatewayCalls.get(reply.id);
+    if (late) {
+      this.lateGatewayCalls.delete(reply.id);
+      return { owner: 'late-gateway', call: late.call };
+    }
     const timer = this.cpmsOutstanding.get(reply.id);
     if (timer) {
       clearTimeout(timer);
       this.cpmsOutstanding.delete(reply.id);
       this.pump();
-      return 'cpms';
+      return { owner: 'cpms' };
     }
     return undefined;
   }
@@ -178,24 +185,24 @@ export class CallLane {
     this.gatewayOutstanding = next;
     next.timer = setTimeout(() => this.timeOut(next), next.timeoutMs);
     next.timer.unref();
-    this.options.sendToStation(JSON.stringify([2, next.id, next.action, next.payload]));
+    this.options.sendToStation(asCallFrame(next), JSON.stringify([2, next.id, next.action, next.payload]));
   }
 
   private timeOut(pending: PendingGatewayCall): void {
     if (this.gatewayOutstanding !== pending) return;
     this.gatewayOutstanding = undefined;
-    this.rememberLate(pending.id);
+    this.rememberLate(pending);
     pending.reject(new CallTimeoutError(pending.action, pending.timeoutMs));
     this.pump();
   }
 
-  private rememberLate(id: string): void {
+  private rememberLate(pending: PendingGatewayCall): void {
     const now = this.now();
-    for (const [lateId, at] of this.lateGatewayIds) {
-      if (now - at < LATE_REPLY_MEMORY_MS) break;
-      this.lateGatewayIds.delete(lateId);
+    for (const [lateId, entry] of this.lateGatewayCalls) {
+      if (now - entry.at < LATE_REPLY_MEMORY_MS) break;
+      this.lateGatewayCalls.delete(lateId);
     }
-    this.lateGatewayIds.set(id, now);
+    this.lateGatewayCalls.set(pending.id, { call: asCallFrame(pending), at: now });
   }
 
   /** A fixed prefix plus 96 random bits (OCPP-NOTES: ids never collide with the CPMS's). */
@@ -205,6 +212,10 @@ export class CallLane {
       if (!this.cpmsOutstanding.has(id) && !this.heldCpmsCalls.some((held) => held.id === id)) return id;
     }
   }
+}
+
+function asCallFrame(pending: PendingGatewayCall): CallFrame {
+  return { messageType: 2, id: pending.id, action: pending.action, payload: pending.payload };
 }
 
 function toOutcome(reply: ReplyFrame): GatewayCallOutcome {

@@ -75,7 +75,10 @@ export class StationLink {
     this.lane = new CallLane({
       stationId: options.station.stationId,
       callTimeoutMs: options.callTimeoutMs,
-      sendToStation: (text) => this.sendToStation(Buffer.from(text), false),
+      sendToStation: (call, text) => {
+        this.emitFrame('gateway', call, undefined);
+        this.sendToStation(Buffer.from(text), false);
+      },
     });
     const station = options.stationSocket;
     station.on('message', (data, isBinary) => this.onStationMessage(toBuffer(data), isBinary));
@@ -185,10 +188,10 @@ export class StationLink {
     let answers: CallFrame | undefined;
     if (frame && isReply(frame)) {
       const owner = this.lane.takeStationReply(frame);
-      if (owner === 'gateway' || owner === 'late-gateway') {
+      if (owner && owner.owner !== 'cpms') {
         // Replies to the gateway's own calls never reach the CPMS (2.0.1 Part 4 section 6.4).
         metrics.swallowedReplies += 1;
-        this.emitFrame('station', frame, undefined);
+        this.emitFrame('station', frame, owner.call);
         return;
       }
       if (this.orphanedCpmsCallIds.delete(frame.id)) {

@@ -23,7 +23,8 @@ const REDACTED_PATHS = [
 ];
 
 /**
- * Structured JSON logs on stdout (journald keeps them). Per-station context
+ * Structured JSON logs on stdout (journald keeps them), written synchronously:
+ * a crash or SIGKILL never loses the lines that explain it. Per-station context
  * comes from `logger.child({ stationId })`.
  */
 export function createLogger(level: LogLevel, destination?: pino.DestinationStream): Logger {
@@ -35,6 +36,6 @@ export function createLogger(level: LogLevel, destination?: pino.DestinationStre
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination ?? pino.destination({ dest: 1, sync: false }),
+    destination ?? pino.destination({ dest: 1, sync: true }),
   );
 }

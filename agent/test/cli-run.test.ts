@@ -1,0 +1,116 @@
+import t from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connectStation, startCpms } from './helpers/ocpp-peers.js';
+import { waitUntil } from './helpers/wait-until.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = join(ROOT, 'agent/bin/pleevi-edge.js');
+
+interface Finished {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function runCli(args: readonly string[]): Promise<Finished> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+t.test('pleevi-edge run serves stations; status reads the live picture; SIGTERM stops it cleanly', async (t) => {
+  const cpms = await startCpms({ onClient: (client) => client.handle('Heartbeat', () => ({ currentTime: new Date().toISOString() })) });
+  t.teardown(() => cpms.close());
+  // A short folder: a unix socket path must fit in 107 bytes.
+  const dir = mkdtempSync(join(tmpdir(), 'pe-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const configPath = join(dir, 'config.json');
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      gatewayId: 'gw-cli-test',
+      dataDir: join(dir, 'data'),
+      listen: { host: '127.0.0.1', port: 0 },
+      upstream: { url: cpms.url },
+      stations: { list: [{ id: 'CP-CLI', password: 'cli-test-password-1' }] },
+      admin: { socket: join(dir, 'admin.sock') },
+    }),
+  );
+  const daemon: ChildProcess = spawn(process.execPath, [CLI, 'run', '--config', configPath], { cwd: ROOT });
+  let log = '';
+  daemon.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  daemon.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => daemon.once('exit', (code) => resolve(code)));
+  t.teardown(() => {
+    daemon.kill('SIGKILL');
+  });
+  await waitUntil(() => log.includes('admin API listening'), 'the daemon is up');
+
+  const before = await runCli(['status', '--json', '--config', configPath]);
+  t.equal(before.code, 0, 'status exits 0');
+  const status = JSON.parse(before.stdout) as { gatewayId: string; listen: { port: number }; stations: unknown[] };
+  t.equal(status.gatewayId, 'gw-cli-test');
+  t.same(status.stations, []);
+
+  const station = await connectStation({ endpoint: `ws://127.0.0.1:${status.listen.port}/ocpp`, identity: 'CP-CLI', password: 'cli-test-password-1' });
+  await station.call('Heartbeat', {});
+  const after = await runCli(['status', '--config', configPath]);
+  t.equal(after.code, 0);
+  t.match(after.stdout, /stations connected: 1/);
+  t.match(after.stdout, /CP-CLI\s+ocpp1\.6\s+open/);
+
+  await station.close();
+  daemon.kill('SIGTERM');
+  t.equal(await exited, 0, 'SIGTERM: clean exit 0');
+  t.match(log, /"msg":"gateway stopped"/);
+  t.notMatch(log, /cli-test-password-1/, 'the station password never reached the log');
+  t.notMatch(log, /Basic [A-Za-z0-9+/=]{8,}/, 'no Authorization header in the log');
+});
+
+t.test('status without a running daemon says so, exit 1', async (t) => {
+  const dir = t.testdir();
+  const configPath = join(dir, 'config.json');
+  writeFileSync(configPath, JSON.stringify({ dataDir: join(dir, 'data'), upstream: { url: 'ws://127.0.0.1:9/ocpp' }, admin: { socket: join(dir, 'none.sock') } }));
+  const result = await runCli(['status', '--config', configPath]);
+  t.equal(result.code, 1);
+  t.match(result.stderr, /cannot reach the daemon/);
+});
+
+t.test('run with a broken config exits 2 and names the problem', async (t) => {
+  const dir = t.testdir();
+  const configPath = join(dir, 'config.json');
+  writeFileSync(configPath, JSON.stringify({ upstream: { url: 'http://not-a-websocket' }, listen: { port: 'eighty' } }));
+  const result = await runCli(['run', '--config', configPath]);
+  t.equal(result.code, 2);
+  t.match(result.stderr, /\$\.upstream\.url/);
+  t.match(result.stderr, /\$\.listen\.port/);
+});
+
+t.test('unknown commands are usage errors', async (t) => {
+  const result = await runCli(['frobnicate']);
+  t.equal(result.code, 2);
+  t.match(result.stderr, /unknown command/);
+});
+
+t.test('the README demo runs one round and exits 0', async (t) => {
+  const demo = await new Promise<Finished>((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, 'dist/scripts/demo.js'), '--once', '--port', '0'], { cwd: ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  t.equal(demo.code, 0, demo.stderr);
+  t.match(demo.stdout, /it saw the gateway's own call: no/);
+  t.match(demo.stdout, /malformed: 0/);
+});

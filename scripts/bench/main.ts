@@ -1,0 +1,201 @@
+/**
+ * `npm run bench`: the same OCPP load to a local CPMS straight, through nginx
+ * and through the gateway, on 127.0.0.1 only, with every figure bounded in
+ * time and count. The CPMS, the gateway and nginx each run in their own
+ * process; the load generator runs here.
+ */
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BenchChild } from './bench-child.js';
+import { BenchUsageError, parseBenchOptions, USAGE, type BenchOptions } from './bench-options.js';
+import type { BenchResults, LatencyRun, MachineInfo, MemoryRun, ThroughputRun } from './bench-results.js';
+import { Cleanup } from './cleanup.js';
+import { newestProfile, summarizeProfile } from './cpu-profile-summary.js';
+import { NGINX_PATH, NginxProxy, nginxVersion } from './nginx-proxy.js';
+import { gatewayMeter, measureLatency, measureMemory, measureThroughput, nginxMeter, type BenchPath, type PhaseSettings } from './phases.js';
+import { openFileLimit } from './proc-stat.js';
+import { formatReport } from './report.js';
+import { evaluateTargets } from './targets.js';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+/** dist/scripts/bench -> the project folder. */
+const PROJECT_ROOT = join(HERE, '..', '..', '..');
+const RESULTS_DIR = join(PROJECT_ROOT, 'bench-results');
+/** Sockets per station in the gateway process: the station's and its upstream's. */
+const GATEWAY_FDS_PER_STATION = 2;
+
+function progress(line: string): void {
+  process.stderr.write(`bench: ${line}\n`);
+}
+
+function machineInfo(): MachineInfo {
+  const cores = cpus();
+  return {
+    cpus: cores.length,
+    cpuModel: cores[0]?.model ?? 'unknown',
+    totalMemoryMb: Math.round(totalmem() / 1024 / 1024),
+    node: process.version,
+    nginx: nginxVersion(),
+    openFileLimit: openFileLimit(),
+    kernel: release(),
+  };
+}
+
+/** The run's own deadline: generous for the flags given, so it always ends by itself. */
+function timeLimitMs(options: BenchOptions): number {
+  const perPath = 2 * options.warmupSeconds + options.latencySeconds + options.throughputSeconds + 20;
+  return (180 + 3 * perPath) * 1000;
+}
+
+function fdNotes(options: BenchOptions, limit: number | undefined): string[] {
+  const most = Math.max(options.stations, options.memoryStations);
+  const needed = GATEWAY_FDS_PER_STATION * most + 64;
+  const notes = [
+    `file descriptors: ulimit -n is ${limit ?? 'unknown'}; the gateway process needs ${GATEWAY_FDS_PER_STATION} per station (station socket + upstream socket), about ${needed} for ${most} stations; nginx is given worker_rlimit_nofile 16384 and worker_connections 10000 for the same reason. A systemd unit should set LimitNOFILE accordingly.`,
+  ];
+  if (limit !== undefined && limit < needed) notes.push(`ulimit -n ${limit} is below the ${needed} needed: raise it (ulimit -n 20000) or the memory phase will fail to connect every station`);
+  return notes;
+}
+
+function startGateway(cleanup: Cleanup, upstreamUrl: string, dataDir: string, profileDir?: string): Promise<BenchChild> {
+  mkdirSync(dataDir, { recursive: true });
+  const execArgv = ['--expose-gc', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+  return BenchChild.start({ name: 'gateway', modulePath: join(HERE, 'gateway-process.js'), args: [upstreamUrl, dataDir], execArgv }, cleanup);
+}
+
+async function run(options: BenchOptions, cleanup: Cleanup): Promise<BenchResults> {
+  const startedAt = new Date();
+  const machine = machineInfo();
+  const notes = fdNotes(options, machine.openFileLimit);
+  const workDir = mkdtempSync(join(tmpdir(), 'pleevi-bench-'));
+  cleanup.trackDir(workDir);
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    const cpms = await BenchChild.start(
+      { name: 'cpms', modulePath: join(HERE, 'cpms-process.js'), args: options.cpmsDeflate ? ['deflate'] : [] },
+      cleanup,
+    );
+    stops.push(() => cpms.stop());
+    const cpmsUrl = `ws://127.0.0.1:${cpms.port}/ocpp`;
+
+    let nginx: NginxProxy | undefined;
+    if (!options.nginx) notes.push('nginx skipped (--no-nginx): its columns and the targets measured against it are left out');
+    else if (!existsSync(NGINX_PATH)) notes.push(`nginx not found at ${NGINX_PATH} (apt-get install -y --no-install-recommends nginx-light): its columns are skipped`);
+    else {
+      nginx = await NginxProxy.start(join(workDir, 'nginx'), cpms.port, cleanup);
+      const started = nginx;
+      stops.push(() => started.stop());
+    }
+
+    const profileDir = options.cpuProfile ? join(RESULTS_DIR, 'profiles') : undefined;
+    if (profileDir) mkdirSync(profileDir, { recursive: true });
+    const gateway = await startGateway(cleanup, cpmsUrl, join(workDir, 'gateway-data'), profileDir);
+    stops.push(() => gateway.stop());
+    progress(`CPMS on port ${cpms.port}${nginx ? `, nginx on ${nginx.port}` : ''}, gateway on ${gateway.port} (pid ${gateway.pid})`);
+
+    const paths: BenchPath[] = [
+      { name: 'direct', url: cpmsUrl },
+      ...(nginx ? [{ name: 'nginx' as const, url: `ws://127.0.0.1:${nginx.port}/ocpp`, proxy: nginxMeter(nginx) }] : []),
+      { name: 'gateway', url: `ws://127.0.0.1:${gateway.port}/ocpp`, proxy: gatewayMeter(gateway, true) },
+    ];
+    const settings = (phase: string, path: string, measureSeconds: number): PhaseSettings => ({
+      stations: options.stations,
+      warmupMs: options.warmupSeconds * 1000,
+      measureMs: measureSeconds * 1000,
+      idPrefix: `${phase}-${path}-`,
+    });
+
+    const latency: LatencyRun[] = [];
+    for (const path of paths) {
+      progress(`latency via ${path.name}: ${options.rate} calls/s over ${options.stations} stations for ${options.latencySeconds} s`);
+      latency.push(await measureLatency(path, settings('lat', path.name, options.latencySeconds), options.rate));
+    }
+    const throughput: ThroughputRun[] = [];
+    for (const path of paths) {
+      progress(`throughput via ${path.name}: closed loop over ${options.stations} stations for ${options.throughputSeconds} s`);
+      throughput.push(await measureThroughput(path, settings('tput', path.name, options.throughputSeconds), cpms));
+    }
+    await gateway.stop();
+
+    let profile: BenchResults['profile'];
+    if (profileDir) {
+      const file = newestProfile(profileDir);
+      if (file) profile = { file, ...summarizeProfile(file, PROJECT_ROOT) };
+      else notes.push('--cpu-prof: the gateway wrote no profile');
+    }
+
+    const memory: MemoryRun[] = [];
+    // A fresh gateway, so the baseline is not inflated by the load phases.
+    const fresh = await startGateway(cleanup, cpmsUrl, join(workDir, 'gateway-memory-data'));
+    stops.push(() => fresh.stop());
+    progress(`memory via gateway: ${options.memoryStations} stations held open`);
+    memory.push(await measureMemory({ name: 'gateway', url: `ws://127.0.0.1:${fresh.port}/ocpp`, proxy: gatewayMeter(fresh, true) }, options.memoryStations, 'mem-gateway-'));
+    await fresh.stop();
+    if (nginx) {
+      progress(`memory via nginx: ${options.memoryStations} stations held open`);
+      memory.push(await measureMemory({ name: 'nginx', url: `ws://127.0.0.1:${nginx.port}/ocpp`, proxy: nginxMeter(nginx) }, options.memoryStations, 'mem-nginx-'));
+    }
+
+    notes.push(
+      `one ${machine.cpus}-core machine runs the load generator, the CPMS and the proxy at once: in the throughput phase they compete for the cores, so "generator cores" and "cpms cores" show how much was left for the proxy`,
+      'added p99 = p99 through the proxy minus p99 straight to the CPMS in the same run (tails cannot be paired call by call)',
+    );
+    if (options.cpmsDeflate) notes.push('the bench CPMS accepted permessage-deflate (--cpms-deflate)');
+    const figures = { latency, throughput, memory };
+    return {
+      startedAt: startedAt.toISOString(),
+      durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+      machine,
+      options: { ...options },
+      ...figures,
+      targets: evaluateTargets(figures, options),
+      notes,
+      ...(profile ? { profile } : {}),
+    };
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  }
+}
+
+async function main(): Promise<number> {
+  let options: BenchOptions;
+  try {
+    options = parseBenchOptions(process.argv.slice(2));
+  } catch (error: unknown) {
+    if (!(error instanceof BenchUsageError)) throw error;
+    process.stderr.write(`bench: ${error.message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (options.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const cleanup = new Cleanup();
+  cleanup.install();
+  const limitMs = timeLimitMs(options);
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`bench: still running after ${Math.round(limitMs / 1000)} s; stopping\n`);
+    cleanup.runNow();
+    process.exit(3);
+  }, limitMs);
+  watchdog.unref();
+  try {
+    const results = await run(options, cleanup);
+    process.stdout.write(`\n${formatReport(results)}`);
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    const file = join(RESULTS_DIR, 'latest.json');
+    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    process.stdout.write(`\nfigures written to ${file}\n`);
+    return 0;
+  } catch (error: unknown) {
+    process.stderr.write(`bench: failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  } finally {
+    clearTimeout(watchdog);
+    cleanup.runNow();
+  }
+}
+
+process.exitCode = await main();
