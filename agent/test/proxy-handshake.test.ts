@@ -86,3 +86,15 @@ t.test('a CPMS that never answers the handshake is a 504', async (t) => {
   const error = await refusedStation({ endpoint: stationEndpoint(gateway), identity: 'CP-SLOW' });
   t.equal(error.code, 504);
 });
+
+t.test('a CPMS that agrees to no subprotocol: the station gets the same answer', async (t) => {
+  const { startRawCpms, connectRawStation } = await import('./helpers/raw-peers.js');
+  const cpms = await startRawCpms({ protocols: [] });
+  t.teardown(() => cpms.close());
+  const gateway = await startTestGateway(t, { upstreamUrl: cpms.url });
+  // The station (a ws client, like the gateway's own upstream side) sees a 101
+  // without Sec-WebSocket-Protocol: exactly what the CPMS answered.
+  await t.rejects(connectRawStation(`${stationEndpoint(gateway)}/CP-NOPROTO`, ['ocpp2.1']), /sent no subprotocol/);
+  t.equal(cpms.connections.length, 1, 'the CPMS saw the handshake and answered it without subprotocol');
+  t.equal(gateway.isConnected('CP-NOPROTO'), false);
+});

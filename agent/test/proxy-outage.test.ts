@@ -101,3 +101,22 @@ t.test('a station that stops answering pings is dropped, and its upstream closed
   t.equal(gateway.isConnected('CP-DEAD'), false);
   station.socket.terminate();
 });
+
+t.test('a CPMS that stops answering pings is treated as lost and redialled', async (t) => {
+  const cpms = await startRawCpms({ echoCalls: true });
+  t.teardown(() => cpms.close());
+  const gateway = await startTestGateway(t, { upstreamUrl: cpms.url, pingIntervalMs: 100, outageGraceMs: 5000 });
+  const arriving = cpms.nextConnection();
+  const station = await connectRawStation(`${stationEndpoint(gateway)}/CP-PINGLESS`);
+  t.teardown(() => station.socket.terminate());
+  const first = await arriving;
+  const second = cpms.nextConnection();
+  // The CPMS side hangs: it stops reading, so it never answers a ping.
+  (first.socket as unknown as { _socket: import('node:net').Socket })._socket.pause();
+  const fresh = await second;
+  t.equal(fresh.path, '/ocpp/CP-PINGLESS', 'the gateway dropped the silent upstream and dialled a new one');
+  await waitUntil(() => gateway.status().stations[0]?.state === 'open', 'the link is open again');
+  station.socket.send('[2,"after","Heartbeat",{}]');
+  t.equal((await station.waitFor(1))[0]?.data.toString(), '[3,"after",{}]', 'traffic flows over the new upstream');
+  t.equal(gateway.metrics.upstreamReconnects, 1);
+});

@@ -143,3 +143,49 @@ t.test('a station that reconnects replaces its old connection', async (t) => {
   t.equal((await fresh.waitFor(1))[0]?.data.toString(), '[3,"n1",{}]', 'the new connection relays');
   t.equal(gateway.status().stations.length, 1, 'one live link for the station');
 });
+
+t.test('permessage-deflate is negotiated upstream when the CPMS offers it', async (t) => {
+  const { WebSocketServer } = await import('ws');
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: true, handleProtocols: () => 'ocpp1.6' });
+  await new Promise((resolve) => server.once('listening', resolve));
+  t.teardown(() => new Promise<void>((resolve) => {
+    for (const client of server.clients) client.terminate();
+    server.close(() => resolve());
+  }));
+  const port = (server.address() as import('node:net').AddressInfo).port;
+  const extensions = new Promise<string>((resolve) =>
+    server.once('connection', (socket, request) => {
+      socket.on('message', (data) => socket.send(data));
+      resolve(String(request.headers['sec-websocket-extensions'] ?? '') + ' => ' + socket.extensions);
+    }),
+  );
+  const gateway = await startTestGateway(t, { upstreamUrl: `ws://127.0.0.1:${port}/ocpp` });
+  const station = await connectRawStation(`${stationEndpoint(gateway)}/CP-DEFLATE`);
+  t.teardown(() => station.socket.terminate());
+  t.match(await extensions, /permessage-deflate.* => permessage-deflate/, 'the gateway offered compression and the CPMS accepted it');
+  const frame = `[2,"z1","DataTransfer",{"vendorId":"Pleevi","data":"${'compressible '.repeat(200)}"}]`;
+  station.socket.send(frame);
+  const echoed = await station.waitFor(1);
+  t.equal(echoed[0]?.data.toString(), frame, 'a compressed round trip keeps the bytes');
+});
+
+t.test('a station that stops reading is closed instead of buffering without bound', async (t) => {
+  const cpms = await startRawCpms();
+  t.teardown(() => cpms.close());
+  const gateway = await startTestGateway(t, { upstreamUrl: cpms.url, maxBufferedBytes: 256 * 1024 });
+  const arriving = cpms.nextConnection();
+  const station = await connectRawStation(`${stationEndpoint(gateway)}/CP-STUCK`);
+  const atCpms = await arriving;
+  // The station's process hangs: it reads nothing, so the kernel buffers fill.
+  (station.socket as unknown as { _socket: import('node:net').Socket })._socket.pause();
+  const upstreamClosed = new Promise<number>((resolve) => atCpms.socket.once('close', (code) => resolve(code)));
+  const chunk = `[2,"flood","DataTransfer",{"vendorId":"x","data":"${'y'.repeat(60_000)}"}]`;
+  for (let i = 0; i < 400 && atCpms.socket.readyState === atCpms.socket.OPEN; i += 1) {
+    atCpms.socket.send(chunk);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  t.equal(await upstreamClosed, 1013, 'the link was closed with 1013 (try again later)');
+  t.equal(gateway.metrics.slowPeerCloses, 1);
+  t.equal(gateway.isConnected('CP-STUCK'), false);
+  station.socket.terminate();
+});
