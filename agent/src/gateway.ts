@@ -3,6 +3,7 @@ import { StationGoneError } from './errors.js';
 import { InspectionPipeline } from './ocpp/inspection-pipeline.js';
 import type { FrameObserver } from './ocpp/frame-observer.js';
 import type { GatewayCallOutcome } from './proxy/call-lane.js';
+import type { LocalAnswerer } from './proxy/local-answerer.js';
 import { RelayMetrics } from './proxy/relay-metrics.js';
 import { StationListener } from './proxy/station-listener.js';
 import { openStore, type SqliteDatabase } from './store/gateway-store.js';
@@ -14,6 +15,8 @@ export interface GatewayDeps {
   readonly logger: Logger;
   /** Extra observers of the traffic (tests, the demo's frame printer). */
   readonly observers?: readonly FrameObserver[];
+  /** Features that answer some station calls themselves. */
+  readonly localAnswerers?: readonly LocalAnswerer[];
 }
 
 export interface StationStatus {
@@ -54,6 +57,7 @@ export class Gateway {
     readonly store: SqliteDatabase,
     private readonly logger: Logger,
     observers: readonly FrameObserver[],
+    localAnswerers: readonly LocalAnswerer[],
   ) {
     this.pipeline = new InspectionPipeline(logger);
     const records = new StationRecords(store);
@@ -63,12 +67,12 @@ export class Gateway {
       onStationDisconnected: (station, code) => records.disconnected(station.stationId, code, new Date()),
     });
     for (const observer of observers) this.pipeline.add(observer);
-    this.listener = new StationListener({ config, pipeline: this.pipeline, metrics: this.metrics, logger });
+    this.listener = new StationListener({ config, pipeline: this.pipeline, localAnswerers, metrics: this.metrics, logger });
   }
 
   static async start(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
     const store = openStore(config.dataDir);
-    const gateway = new Gateway(config, store, deps.logger, deps.observers ?? []);
+    const gateway = new Gateway(config, store, deps.logger, deps.observers ?? [], deps.localAnswerers ?? []);
     try {
       gateway.boundPorts = await gateway.listener.listen();
     } catch (error: unknown) {

@@ -7,6 +7,8 @@ export class RelayMetrics {
   malformedFrames = 0;
   oversizedFrames = 0;
   gatewayCalls = 0;
+  /** Station calls the gateway answered itself (local authorization). */
+  localAnswers = 0;
   swallowedReplies = 0;
   upstreamReconnects = 0;
   upstreamOutagesBeyondGrace = 0;

@@ -10,6 +10,7 @@ import { CallLane, type GatewayCallOutcome } from './call-lane.js';
 import { CloseCode, mirrorClose, TRANSIENT_UPSTREAM_CLOSE_CODES } from './close-codes.js';
 import type { RelayMetrics } from './relay-metrics.js';
 import type { EarlyFrame } from './upstream-dialer.js';
+import type { LocalAnswerer } from './local-answerer.js';
 
 export type LinkState = 'open' | 'reconnecting' | 'closed';
 
@@ -25,6 +26,8 @@ export interface StationLinkOptions {
   readonly maxBufferedBytes: number;
   readonly callTimeoutMs: number;
   readonly pipeline: InspectionPipeline;
+  /** Features that may answer a station call themselves (not relayed). */
+  readonly localAnswerers: readonly LocalAnswerer[];
   readonly metrics: RelayMetrics;
   readonly logger: Logger;
   readonly onClosed: (link: StationLink) => void;
@@ -202,6 +205,7 @@ export class StationLink {
       answers = this.cpmsCallsInFlight.get(frame.id);
       this.cpmsCallsInFlight.delete(frame.id);
     } else if (frame && isCall(frame)) {
+      if (this.answerLocally(frame)) return;
       this.stationCallsInFlight.set(frame.id, { call: frame, at: Date.now() });
     }
     if (frame) this.emitFrame('station', frame, answers);
@@ -233,6 +237,26 @@ export class StationLink {
     }
     if (frame) this.emitFrame('cpms', frame, answers);
     this.sendToStation(data, isBinary);
+  }
+
+  /** A station call a local answerer takes: answered here, never relayed. */
+  private answerLocally(call: CallFrame): boolean {
+    for (const answerer of this.options.localAnswerers) {
+      let payload: unknown;
+      try {
+        payload = answerer.answer(this.options.station, call);
+      } catch (error: unknown) {
+        this.logger.error({ err: error, answerer: answerer.name, action: call.action }, 'local answerer failed; relaying the call instead');
+        continue;
+      }
+      if (payload === undefined) continue;
+      this.options.metrics.localAnswers += 1;
+      this.emitFrame('station', call, undefined);
+      this.emitFrame('gateway', { messageType: 3, id: call.id, payload }, call);
+      this.sendToStation(Buffer.from(JSON.stringify([3, call.id, payload])), false);
+      return true;
+    }
+    return false;
   }
 
   private inspect(data: Buffer, isBinary: boolean, origin: FrameOrigin): OcppFrame | undefined {

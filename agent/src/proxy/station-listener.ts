@@ -18,6 +18,7 @@ import { writeHttpRefusal } from './http-refusal.js';
 import type { RelayMetrics } from './relay-metrics.js';
 import { admitStation } from './station-admission.js';
 import { StationLink } from './station-link.js';
+import type { LocalAnswerer } from './local-answerer.js';
 import { dialUpstream, type UpstreamConnection } from './upstream-dialer.js';
 
 /** How long a replaced connection's upstream may take to close before the new one dials anyway. */
@@ -26,6 +27,7 @@ const REPLACE_WAIT_MS = 2_000;
 export interface StationListenerDeps {
   readonly config: GatewayConfig;
   readonly pipeline: InspectionPipeline;
+  readonly localAnswerers: readonly LocalAnswerer[];
   readonly metrics: RelayMetrics;
   readonly logger: Logger;
 }
@@ -188,6 +190,7 @@ export class StationListener {
           maxBufferedBytes: config.listen.maxBufferedBytes,
           callTimeoutMs: config.smartCharging.callTimeoutMs,
           pipeline: this.deps.pipeline,
+          localAnswerers: this.deps.localAnswerers,
           metrics,
           logger: log,
           onClosed: (closed) => {

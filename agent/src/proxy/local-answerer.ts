@@ -1,0 +1,17 @@
+import type { StationInfo } from '../ocpp/frame-observer.js';
+import type { CallFrame } from '../ocpp/ocpp-frame.js';
+
+/**
+ * Lets the gateway answer a station CALL itself instead of relaying it, e.g.
+ * Authorize in `authorization.mode: "local"`. This is the only way a feature
+ * may change the traffic; observers only watch.
+ */
+export interface LocalAnswerer {
+  readonly name: string;
+  /**
+   * The CALLRESULT payload to send back to the station, or undefined to relay
+   * the call to the CPMS as usual. Must be synchronous and fast: it runs on
+   * the frame path.
+   */
+  answer(station: StationInfo, call: CallFrame): unknown;
+}
