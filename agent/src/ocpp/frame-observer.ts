@@ -35,6 +35,12 @@ export interface MalformedFrameEvent {
  */
 export interface FrameObserver {
   readonly name: string;
+  /**
+   * The actions whose frames (the CALL and its answer) this observer wants.
+   * Frames of other actions are not even parsed for it; omit to see all
+   * (costly: every frame is then parsed).
+   */
+  readonly actions?: ReadonlySet<string>;
   onStationConnected?(station: StationInfo): void;
   onFrame?(event: FrameEvent): void;
   onMalformedFrame?(event: MalformedFrameEvent): void;

@@ -9,19 +9,32 @@ import type { FrameEvent, FrameObserver, MalformedFrameEvent, StationInfo } from
 export class InspectionPipeline {
   private readonly observers: FrameObserver[] = [];
   private observerFailureCount = 0;
+  /** Per action: does any observer want its frames? Cached, it is asked for every frame. */
+  private readonly wantedActions = new Map<string, boolean>();
 
   constructor(private readonly logger: Logger) {}
 
   add(observer: FrameObserver): void {
     this.observers.push(observer);
+    this.wantedActions.clear();
+  }
+
+  /** Whether frames of this action (calls and their answers) must be parsed for some observer. */
+  wantsAction(action: string): boolean {
+    let wanted = this.wantedActions.get(action);
+    if (wanted === undefined) {
+      wanted = this.observers.some((observer) => observer.onFrame !== undefined && (observer.actions === undefined || observer.actions.has(action)));
+      this.wantedActions.set(action, wanted);
+    }
+    return wanted;
   }
 
   get observerFailures(): number {
     return this.observerFailureCount;
   }
 
-  get hasObservers(): boolean {
-    return this.observers.length > 0;
+  get hasFrameObservers(): boolean {
+    return this.observers.some((observer) => observer.onFrame !== undefined);
   }
 
   stationConnected(station: StationInfo): void {

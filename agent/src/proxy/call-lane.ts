@@ -121,6 +121,11 @@ export class CallLane {
     return undefined;
   }
 
+  /** Whether a reply with this id answers a gateway call (outstanding or timed out). */
+  ownsReply(id: string): boolean {
+    return this.gatewayOutstanding?.id === id || this.lateGatewayCalls.has(id);
+  }
+
   /** The gateway's own call. Resolves with the station's answer; rejects on timeout or when the station goes. */
   call(action: string, payload: unknown, timeoutMs = this.options.callTimeoutMs): Promise<GatewayCallOutcome> {
     if (this.closed) return Promise.reject(new StationGoneError(this.options.stationId));

@@ -8,6 +8,8 @@ import type { CallFrame } from '../ocpp/ocpp-frame.js';
  */
 export interface LocalAnswerer {
   readonly name: string;
+  /** The station actions it may answer; only these are parsed for it. */
+  readonly actions: ReadonlySet<string>;
   /**
    * The CALLRESULT payload to send back to the station, or undefined to relay
    * the call to the CPMS as usual. Must be synchronous and fast: it runs on

@@ -2,6 +2,7 @@ import type { RawData, WebSocket } from 'ws';
 import type { CallFrame, OcppFrame } from '../ocpp/ocpp-frame.js';
 import { isCall, isReply } from '../ocpp/ocpp-frame.js';
 import { parseFrame } from '../ocpp/parse-frame.js';
+import { scanFrameHeader, type FrameHeader } from '../ocpp/frame-header.js';
 import type { InspectionPipeline } from '../ocpp/inspection-pipeline.js';
 import type { FrameOrigin, StationInfo } from '../ocpp/frame-observer.js';
 import type { Logger } from '../util/logger.js';
@@ -31,6 +32,21 @@ export interface StationLinkOptions {
   readonly metrics: RelayMetrics;
   readonly logger: Logger;
   readonly onClosed: (link: StationLink) => void;
+}
+
+/** A frame as far as it was read: `parsed` false means only its header is real (payload not parsed). */
+interface InspectedFrame {
+  readonly frame: OcppFrame;
+  readonly parsed: boolean;
+}
+
+function headerOnlyFrame(header: FrameHeader): OcppFrame {
+  const { messageType, id, action } = header;
+  if (messageType === 2 && action !== undefined) return { messageType, id, action, payload: undefined };
+  if (messageType === 6 && action !== undefined) return { messageType, id, action, payload: undefined };
+  if (messageType === 3) return { messageType, id, payload: undefined };
+  if (messageType === 4 || messageType === 5) return { messageType, id, errorCode: '', errorDescription: '', errorDetails: undefined };
+  return { messageType, id, unknownType: true };
 }
 
 interface HeldFrame {
@@ -187,28 +203,31 @@ export class StationLink {
     const metrics = this.options.metrics;
     metrics.framesFromStations += 1;
     metrics.bytesFromStations += data.length;
-    const frame = this.inspect(data, isBinary, 'station');
-    let answers: CallFrame | undefined;
-    if (frame && isReply(frame)) {
-      const owner = this.lane.takeStationReply(frame);
-      if (owner && owner.owner !== 'cpms') {
-        // Replies to the gateway's own calls never reach the CPMS (2.0.1 Part 4 section 6.4).
-        metrics.swallowedReplies += 1;
-        this.emitFrame('station', frame, owner.call);
-        return;
+    const inspected = this.inspect(data, isBinary, 'station', (header) => this.stationFrameNeedsBody(header));
+    if (inspected) {
+      const { frame, parsed } = inspected;
+      let answers: CallFrame | undefined;
+      if (isReply(frame)) {
+        const owner = this.lane.takeStationReply(frame);
+        if (owner && owner.owner !== 'cpms') {
+          // Replies to the gateway's own calls never reach the CPMS (2.0.1 Part 4 section 6.4).
+          metrics.swallowedReplies += 1;
+          this.emitFrame('station', frame, owner.call);
+          return;
+        }
+        if (this.orphanedCpmsCallIds.delete(frame.id)) {
+          metrics.swallowedReplies += 1;
+          this.logger.info({ messageId: frame.id }, 'station answered a CPMS call from the lost upstream connection; dropped');
+          return;
+        }
+        answers = this.cpmsCallsInFlight.get(frame.id);
+        this.cpmsCallsInFlight.delete(frame.id);
+      } else if (isCall(frame)) {
+        if (parsed && this.answerLocally(frame)) return;
+        this.stationCallsInFlight.set(frame.id, { call: frame, at: Date.now() });
       }
-      if (this.orphanedCpmsCallIds.delete(frame.id)) {
-        metrics.swallowedReplies += 1;
-        this.logger.info({ messageId: frame.id }, 'station answered a CPMS call from the lost upstream connection; dropped');
-        return;
-      }
-      answers = this.cpmsCallsInFlight.get(frame.id);
-      this.cpmsCallsInFlight.delete(frame.id);
-    } else if (frame && isCall(frame)) {
-      if (this.answerLocally(frame)) return;
-      this.stationCallsInFlight.set(frame.id, { call: frame, at: Date.now() });
+      if (parsed) this.emitFrame('station', frame, answers);
     }
-    if (frame) this.emitFrame('station', frame, answers);
 
     if (this.state === 'reconnecting') {
       this.hold(data, isBinary);
@@ -223,25 +242,45 @@ export class StationLink {
     const metrics = this.options.metrics;
     metrics.framesFromCpms += 1;
     metrics.bytesFromCpms += data.length;
-    const frame = this.inspect(data, isBinary, 'cpms');
-    if (frame && isCall(frame)) {
-      this.cpmsCallsInFlight.set(frame.id, frame);
-      this.emitFrame('cpms', frame, undefined);
-      this.lane.submitCpmsCall(frame.id, () => this.sendToStation(data, isBinary));
+    const inspected = this.inspect(data, isBinary, 'cpms', (header) => this.cpmsFrameNeedsBody(header));
+    if (inspected && isCall(inspected.frame)) {
+      const call = inspected.frame;
+      this.cpmsCallsInFlight.set(call.id, call);
+      if (inspected.parsed) this.emitFrame('cpms', call, undefined);
+      this.lane.submitCpmsCall(call.id, () => this.sendToStation(data, isBinary));
       return;
     }
-    let answers: CallFrame | undefined;
-    if (frame && isReply(frame)) {
-      answers = this.stationCallsInFlight.get(frame.id)?.call;
-      this.stationCallsInFlight.delete(frame.id);
+    if (inspected) {
+      let answers: CallFrame | undefined;
+      if (isReply(inspected.frame)) {
+        answers = this.stationCallsInFlight.get(inspected.frame.id)?.call;
+        this.stationCallsInFlight.delete(inspected.frame.id);
+      }
+      if (inspected.parsed) this.emitFrame('cpms', inspected.frame, answers);
     }
-    if (frame) this.emitFrame('cpms', frame, answers);
     this.sendToStation(data, isBinary);
+  }
+
+  /** Only frames someone looks at are parsed past their header: the answers to the gateway, and the actions observers asked for. */
+  private stationFrameNeedsBody(header: FrameHeader): boolean {
+    if (header.action !== undefined) {
+      return this.options.pipeline.wantsAction(header.action) || this.options.localAnswerers.some((answerer) => answerer.actions.has(header.action ?? ''));
+    }
+    if (this.lane.ownsReply(header.id)) return true;
+    const call = this.cpmsCallsInFlight.get(header.id);
+    return call !== undefined && this.options.pipeline.wantsAction(call.action);
+  }
+
+  private cpmsFrameNeedsBody(header: FrameHeader): boolean {
+    if (header.action !== undefined) return this.options.pipeline.wantsAction(header.action);
+    const entry = this.stationCallsInFlight.get(header.id);
+    return entry !== undefined && this.options.pipeline.wantsAction(entry.call.action);
   }
 
   /** A station call a local answerer takes: answered here, never relayed. */
   private answerLocally(call: CallFrame): boolean {
     for (const answerer of this.options.localAnswerers) {
+      if (!answerer.actions.has(call.action)) continue;
       let payload: unknown;
       try {
         payload = answerer.answer(this.options.station, call);
@@ -259,18 +298,32 @@ export class StationLink {
     return false;
   }
 
-  private inspect(data: Buffer, isBinary: boolean, origin: FrameOrigin): OcppFrame | undefined {
-    const result = isBinary ? { ok: false as const, reason: 'binary frame (OCPP-J is text)' } : parseFrame(data.toString('utf8'));
-    if (result.ok) return result.frame;
+  /**
+   * Read a frame's header from the bytes; parse the whole frame only when
+   * `needsBody` says someone will look at it. A frame whose header is broken,
+   * or whose body does not parse when parsed, is counted as malformed (and
+   * still relayed by the caller).
+   */
+  private inspect(data: Buffer, isBinary: boolean, origin: FrameOrigin, needsBody: (header: FrameHeader) => boolean): InspectedFrame | undefined {
+    if (isBinary) return this.malformed(origin, 'binary frame (OCPP-J is text)', data.length);
+    const scanned = scanFrameHeader(data);
+    if (scanned && !scanned.ok) return this.malformed(origin, scanned.reason, data.length);
+    if (scanned && !needsBody(scanned.header)) return { frame: headerOnlyFrame(scanned.header), parsed: false };
+    const result = parseFrame(data.toString('utf8'));
+    if (!result.ok) return this.malformed(origin, result.reason, data.length);
+    return { frame: result.frame, parsed: true };
+  }
+
+  private malformed(origin: FrameOrigin, reason: string, bytes: number): undefined {
     this.options.metrics.malformedFrames += 1;
-    this.logger.warn({ origin, reason: result.reason, bytes: data.length }, 'malformed OCPP frame relayed as is');
-    this.options.pipeline.malformedFrame({ station: this.options.station, origin, reason: result.reason, bytes: data.length });
+    this.logger.warn({ origin, reason, bytes }, 'malformed OCPP frame relayed as is');
+    this.options.pipeline.malformedFrame({ station: this.options.station, origin, reason, bytes });
     return undefined;
   }
 
   private emitFrame(origin: FrameOrigin, frame: OcppFrame, answers: CallFrame | undefined): void {
     const pipeline = this.options.pipeline;
-    if (!pipeline.hasObservers) return;
+    if (!pipeline.hasFrameObservers) return;
     pipeline.frame({ station: this.options.station, origin, frame, answers, receivedAt: Date.now() });
   }
 
