@@ -4,6 +4,7 @@ import { loadConfig, resolveConfigPath } from '../config/load-config.js';
 import { ConfigError } from '../errors.js';
 import { Gateway } from '../gateway.js';
 import { createLogger } from '../util/logger.js';
+import { ServiceNotifier } from '../util/service-notifier.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
 import { printConfigProblems } from './print-config-problems.js';
 
@@ -32,6 +33,8 @@ export const runCommand: CliCommand = async (args, io) => {
   const gateway = await Gateway.start(config, { logger });
   const admin = await startAdminServer(config.admin.socket, new Map([['/v1/status', () => gateway.status()]]), logger);
   logger.info({ socket: config.admin.socket }, 'admin API listening');
+  const notifier = new ServiceNotifier(io.env, logger);
+  await notifier.ready(`relaying on port ${gateway.port}`);
 
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
@@ -41,6 +44,7 @@ export const runCommand: CliCommand = async (args, io) => {
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
+  await notifier.stopping();
   admin.close();
   await gateway.close();
   logger.flush();
