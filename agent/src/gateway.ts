@@ -5,6 +5,8 @@ import type { FrameObserver } from './ocpp/frame-observer.js';
 import type { GatewayCallOutcome } from './proxy/call-lane.js';
 import type { LocalAnswerer } from './proxy/local-answerer.js';
 import { RelayMetrics } from './proxy/relay-metrics.js';
+import { LocalAuthorizer } from './drivers/local-authorizer.js';
+import { SqliteDriverDirectory } from './drivers/driver-list-store.js';
 import { StationListener } from './proxy/station-listener.js';
 import { openStore, type SqliteDatabase } from './store/gateway-store.js';
 import { StationRecords } from './store/station-records.js';
@@ -67,7 +69,9 @@ export class Gateway {
       onStationDisconnected: (station, code) => records.disconnected(station.stationId, code, new Date()),
     });
     for (const observer of observers) this.pipeline.add(observer);
-    this.listener = new StationListener({ config, pipeline: this.pipeline, localAnswerers, metrics: this.metrics, logger });
+    const drivers = new SqliteDriverDirectory(store);
+    const answerers = config.authorization.mode === 'local' ? [new LocalAuthorizer(drivers, logger), ...localAnswerers] : localAnswerers;
+    this.listener = new StationListener({ config, pipeline: this.pipeline, localAnswerers: answerers, metrics: this.metrics, logger });
   }
 
   static async start(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {

@@ -10,6 +10,8 @@ export interface BenchOptions {
   readonly latencySeconds: number;
   readonly throughputSeconds: number;
   readonly warmupSeconds: number;
+  /** Measured time split in this many rounds, the paths taking turns. */
+  readonly rounds: number;
   /** Stations held connected to the gateway in the memory phase. */
   readonly memoryStations: number;
   /** Run the nginx columns when nginx is installed. */
@@ -18,6 +20,8 @@ export interface BenchOptions {
   readonly cpmsDeflate: boolean;
   /** Write a V8 CPU profile of the gateway process during latency and throughput. */
   readonly cpuProfile: boolean;
+  /** Wait up to this long for other work on the machine to stop before starting. */
+  readonly waitIdleSeconds: number;
   readonly quick: boolean;
   readonly help: boolean;
 }
@@ -36,10 +40,12 @@ with nginx's against the issue's targets.
   --rate R               open-loop calls/s over all stations in the latency phase (default 1000)
   --seconds S            measured seconds of the latency phase, per path (default 10)
   --throughput-seconds S measured seconds of the closed-loop throughput phase, per path (default 5)
-  --warmup-seconds S     unmeasured load before each measured phase (default 1)
+  --warmup-seconds S     unmeasured load before the first round of each phase (default 1)
+  --rounds R             split each phase in R rounds, the paths taking turns (default 5)
   --memory-stations M    stations held open to measure gateway memory (default 2000, max ${MAX_STATIONS})
   --no-nginx             skip the nginx columns
   --cpms-deflate         the bench CPMS accepts permessage-deflate (the gateway offers it)
+  --wait-idle S          first wait up to S seconds for the machine to be idle (default 0)
   --cpu-prof             V8 CPU profile of the gateway into bench-results/profiles/, summarised at the end
   --quick                smoke run: 50 stations, 2 s phases, 200 memory stations
   --help                 this text
@@ -58,10 +64,12 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     latencySeconds: quick ? 2 : 10,
     throughputSeconds: quick ? 2 : 5,
     warmupSeconds: quick ? 0.5 : 1,
+    rounds: quick ? 2 : 5,
     memoryStations: quick ? 200 : MAX_STATIONS,
     nginx: true,
     cpmsDeflate: false,
     cpuProfile: false,
+    waitIdleSeconds: 0,
     quick,
     help: false,
   };
@@ -89,6 +97,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       case '--warmup-seconds':
         values.warmupSeconds = secondsIn(flag, next(), 0);
         break;
+      case '--rounds':
+        values.rounds = integerIn(flag, next(), 1, 20);
+        break;
       case '--memory-stations':
         values.memoryStations = integerIn(flag, next(), 1, MAX_STATIONS);
         break;
@@ -97,6 +108,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         break;
       case '--cpms-deflate':
         values.cpmsDeflate = true;
+        break;
+      case '--wait-idle':
+        values.waitIdleSeconds = integerIn(flag, next(), 0, 3_600);
         break;
       case '--cpu-prof':
         values.cpuProfile = true;

@@ -30,6 +30,8 @@ export interface ThroughputRun {
   /** WebSocket messages the proxy relayed in the windows, both directions (one call = 2). */
   readonly messagesRelayed?: number;
   readonly proxyCpuMicrosPerMessage?: number;
+  /** Share of that CPU time spent in the kernel (system time): the socket reads and writes. */
+  readonly proxyKernelShare?: number;
   /** CPU time over the windows in cores (1.0 = one core busy): the proxy, the load generator, the CPMS. */
   readonly proxyCores?: number;
   readonly generatorCores: number;
@@ -65,6 +67,8 @@ export interface MachineInfo {
   readonly nginx: string | undefined;
   readonly openFileLimit: number | undefined;
   readonly kernel: string;
+  /** Share of all cores busy in the second before the run (0..1): other work on the machine skews every figure. */
+  readonly busyBeforeStart: number | undefined;
 }
 
 export interface ProfileHotspot {
@@ -81,6 +85,8 @@ export interface BenchResults {
   readonly latency: readonly LatencyRun[];
   readonly throughput: readonly ThroughputRun[];
   readonly memory: readonly MemoryRun[];
+  /** Cores used by processes outside the bench during each load phase (a lower bound); above ~0.05 the figures are skewed. */
+  readonly otherLoad: { readonly latencyCores: number; readonly throughputCores: number };
   readonly targets: readonly TargetVerdict[];
   readonly notes: readonly string[];
   readonly profile?: { readonly file: string; readonly hotspots: readonly ProfileHotspot[]; readonly byFile: readonly ProfileHotspot[] };

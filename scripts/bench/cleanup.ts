@@ -1,6 +1,8 @@
 import { rmSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 
+const GENTLE_STOP_MS = 1_500;
+
 /**
  * Everything the bench started, ended on every way out: normal end, error,
  * Ctrl-C, SIGTERM, or the run's own time limit. Only the processes the bench
@@ -9,11 +11,17 @@ import type { ChildProcess } from 'node:child_process';
 export class Cleanup {
   private readonly children = new Set<ChildProcess>();
   private readonly dirs = new Set<string>();
+  private readonly actions: Array<() => void> = [];
   private installed = false;
 
   track(child: ChildProcess): void {
     this.children.add(child);
     child.once('exit', () => this.children.delete(child));
+  }
+
+  /** A synchronous last step, e.g. ending a grandchild such as nginx's worker, which outlives a killed master. */
+  add(action: () => void): void {
+    this.actions.push(action);
   }
 
   trackDir(dir: string): void {
@@ -26,8 +34,22 @@ export class Cleanup {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
     this.children.clear();
+    for (const action of this.actions.splice(0)) {
+      try {
+        action();
+      } catch {
+        // Best effort: the process may already be gone.
+      }
+    }
     for (const dir of this.dirs) rmSync(dir, { recursive: true, force: true });
     this.dirs.clear();
+  }
+
+  /** SIGTERM first, so nginx's master ends its worker and every child is reaped; SIGKILL follows in runNow. */
+  private async stopGently(): Promise<void> {
+    const exits = [...this.children].map((child) => new Promise<void>((resolve) => child.once('exit', () => resolve())));
+    for (const child of this.children) child.kill('SIGTERM');
+    await Promise.race([Promise.all(exits), new Promise((resolve) => setTimeout(resolve, GENTLE_STOP_MS))]);
   }
 
   install(): void {
@@ -37,8 +59,10 @@ export class Cleanup {
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
       process.once(signal, () => {
         process.stderr.write(`\nbench: ${signal}, stopping the processes it started\n`);
-        this.runNow();
-        process.exit(130);
+        void this.stopGently().then(() => {
+          this.runNow();
+          process.exit(130);
+        });
       });
     }
   }

@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchChild } from './bench-child.js';
 import { BenchUsageError, parseBenchOptions, USAGE, type BenchOptions } from './bench-options.js';
-import type { BenchResults, LatencyRun, MachineInfo, MemoryRun, ThroughputRun } from './bench-results.js';
+import type { BenchResults, MachineInfo, MemoryRun } from './bench-results.js';
 import { Cleanup } from './cleanup.js';
 import { newestProfile, summarizeProfile } from './cpu-profile-summary.js';
 import { NGINX_PATH, NginxProxy, nginxVersion } from './nginx-proxy.js';
 import { gatewayMeter, measureLatency, measureMemory, measureThroughput, nginxMeter, type BenchPath, type PhaseSettings } from './phases.js';
-import { openFileLimit } from './proc-stat.js';
+import { machineBusy, openFileLimit, otherCores, otherProcessesCpu } from './proc-stat.js';
 import { formatReport } from './report.js';
 import { evaluateTargets } from './targets.js';
 
@@ -25,12 +25,17 @@ const PROJECT_ROOT = join(HERE, '..', '..', '..');
 const RESULTS_DIR = join(PROJECT_ROOT, 'bench-results');
 /** Sockets per station in the gateway process: the station's and its upstream's. */
 const GATEWAY_FDS_PER_STATION = 2;
+/** The idle check before the run: how long, and from what share of busy cores to warn. */
+const IDLE_CHECK_MS = 1_000;
+const BUSY_WARNING = 0.1;
+/** Cores used by other processes during a phase above which its figures are flagged. */
+const OTHER_LOAD_WARNING = 0.05;
 
 function progress(line: string): void {
   process.stderr.write(`bench: ${line}\n`);
 }
 
-function machineInfo(): MachineInfo {
+function machineInfo(busy: number | undefined): MachineInfo {
   const cores = cpus();
   return {
     cpus: cores.length,
@@ -40,12 +45,13 @@ function machineInfo(): MachineInfo {
     nginx: nginxVersion(),
     openFileLimit: openFileLimit(),
     kernel: release(),
+    busyBeforeStart: busy === undefined ? undefined : Math.round(busy * 100) / 100,
   };
 }
 
 /** The run's own deadline: generous for the flags given, so it always ends by itself. */
 function timeLimitMs(options: BenchOptions): number {
-  const perPath = 2 * options.warmupSeconds + options.latencySeconds + options.throughputSeconds + 20;
+  const perPath = options.waitIdleSeconds / 3 + 2 * options.warmupSeconds + options.latencySeconds + options.throughputSeconds + options.rounds + 20;
   return (180 + 3 * perPath) * 1000;
 }
 
@@ -59,6 +65,17 @@ function fdNotes(options: BenchOptions, limit: number | undefined): string[] {
   return notes;
 }
 
+/** The share of busy cores now, after waiting up to `seconds` for it to drop below the warning level. */
+async function waitForQuiet(seconds: number): Promise<number | undefined> {
+  const deadline = Date.now() + seconds * 1000;
+  let busy = await machineBusy(IDLE_CHECK_MS);
+  while (busy !== undefined && busy > BUSY_WARNING && Date.now() < deadline) {
+    progress(`machine ${Math.round(busy * 100)}% busy; waiting for it to quieten (--wait-idle)`);
+    busy = await machineBusy(IDLE_CHECK_MS * 2);
+  }
+  return busy;
+}
+
 function startGateway(cleanup: Cleanup, upstreamUrl: string, dataDir: string, profileDir?: string): Promise<BenchChild> {
   mkdirSync(dataDir, { recursive: true });
   const execArgv = ['--expose-gc', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
@@ -66,9 +83,14 @@ function startGateway(cleanup: Cleanup, upstreamUrl: string, dataDir: string, pr
 }
 
 async function run(options: BenchOptions, cleanup: Cleanup): Promise<BenchResults> {
+  const busyAtStart = await waitForQuiet(options.waitIdleSeconds);
   const startedAt = new Date();
-  const machine = machineInfo();
+  const machine = machineInfo(busyAtStart);
   const notes = fdNotes(options, machine.openFileLimit);
+  const busy = machine.busyBeforeStart;
+  if (busy !== undefined && busy > BUSY_WARNING) {
+    notes.push(`the machine was ${Math.round(busy * 100)}% busy before the run began: other work skews latency tails and throughput`);
+  }
   const workDir = mkdtempSync(join(tmpdir(), 'pleevi-bench-'));
   cleanup.trackDir(workDir);
   const stops: Array<() => Promise<void>> = [];
@@ -89,7 +111,8 @@ async function run(options: BenchOptions, cleanup: Cleanup): Promise<BenchResult
       stops.push(() => started.stop());
     }
 
-    const profileDir = options.cpuProfile ? join(RESULTS_DIR, 'profiles') : undefined;
+    // One folder per run, so an earlier run's profile is never mistaken for this one's.
+    const profileDir = options.cpuProfile ? join(RESULTS_DIR, 'profiles', startedAt.toISOString().replace(/[:.]/g, '-')) : undefined;
     if (profileDir) mkdirSync(profileDir, { recursive: true });
     const gateway = await startGateway(cleanup, cpmsUrl, join(workDir, 'gateway-data'), profileDir);
     stops.push(() => gateway.stop());
@@ -100,22 +123,33 @@ async function run(options: BenchOptions, cleanup: Cleanup): Promise<BenchResult
       ...(nginx ? [{ name: 'nginx' as const, url: `ws://127.0.0.1:${nginx.port}/ocpp`, proxy: nginxMeter(nginx) }] : []),
       { name: 'gateway', url: `ws://127.0.0.1:${gateway.port}/ocpp`, proxy: gatewayMeter(gateway, true) },
     ];
-    const settings = (phase: string, path: string, measureSeconds: number): PhaseSettings => ({
+    const settings = (phase: string, measureSeconds: number): PhaseSettings => ({
       stations: options.stations,
       warmupMs: options.warmupSeconds * 1000,
       measureMs: measureSeconds * 1000,
-      idPrefix: `${phase}-${path}-`,
+      rounds: options.rounds,
+      idPrefix: `${phase}-`,
     });
-
-    const latency: LatencyRun[] = [];
-    for (const path of paths) {
-      progress(`latency via ${path.name}: ${options.rate} calls/s over ${options.stations} stations for ${options.latencySeconds} s`);
-      latency.push(await measureLatency(path, settings('lat', path.name, options.latencySeconds), options.rate));
-    }
-    const throughput: ThroughputRun[] = [];
-    for (const path of paths) {
-      progress(`throughput via ${path.name}: closed loop over ${options.stations} stations for ${options.throughputSeconds} s`);
-      throughput.push(await measureThroughput(path, settings('tput', path.name, options.throughputSeconds), cpms));
+    const names = paths.map((path) => path.name).join(', ');
+    let other = otherProcessesCpu(process.pid);
+    let phaseStart = Date.now();
+    const otherSince = (): number => {
+      const now = otherProcessesCpu(process.pid);
+      const cores = otherCores(other, now, (Date.now() - phaseStart) / 1000);
+      other = now;
+      phaseStart = Date.now();
+      return Math.round(cores * 100) / 100;
+    };
+    const latency = await measureLatency(paths, settings('lat', options.latencySeconds), options.rate, (round) =>
+      progress(`latency round ${round + 1}/${options.rounds}: ${options.rate} calls/s over ${options.stations} stations via ${names}`),
+    );
+    const latencyOtherCores = otherSince();
+    const throughput = await measureThroughput(paths, settings('tput', options.throughputSeconds), cpms, (round) =>
+      progress(`throughput round ${round + 1}/${options.rounds}: closed loop over ${options.stations} stations via ${names}`),
+    );
+    const otherLoad = { latencyCores: latencyOtherCores, throughputCores: otherSince() };
+    for (const [phase, cores] of [['latency', otherLoad.latencyCores], ['throughput', otherLoad.throughputCores]] as const) {
+      if (cores > OTHER_LOAD_WARNING) notes.push(`other processes used ${cores} cores during the ${phase} phase: its figures are skewed; rerun on a quiet machine`);
     }
     await gateway.stop();
 
@@ -142,7 +176,12 @@ async function run(options: BenchOptions, cleanup: Cleanup): Promise<BenchResult
       `one ${machine.cpus}-core machine runs the load generator, the CPMS and the proxy at once: in the throughput phase they compete for the cores, so "generator cores" and "cpms cores" show how much was left for the proxy`,
       'added p99 = p99 through the proxy minus p99 straight to the CPMS in the same run (tails cannot be paired call by call)',
     );
-    if (options.cpmsDeflate) notes.push('the bench CPMS accepted permessage-deflate (--cpms-deflate)');
+    if (options.cpmsDeflate) {
+      notes.push(
+        '--cpms-deflate: the CPMS accepted the permessage-deflate the gateway offers upstream (upstream.permessageDeflate, on by default); the stations offer none, so only the gateway path is compressed',
+      );
+    }
+    if (options.cpuProfile) notes.push('--cpu-prof: the profiler ran in the gateway during latency and throughput, so its CPU and throughput figures are somewhat worse than without it');
     const figures = { latency, throughput, memory };
     return {
       startedAt: startedAt.toISOString(),
@@ -150,6 +189,7 @@ async function run(options: BenchOptions, cleanup: Cleanup): Promise<BenchResult
       machine,
       options: { ...options },
       ...figures,
+      otherLoad,
       targets: evaluateTargets(figures, options),
       notes,
       ...(profile ? { profile } : {}),

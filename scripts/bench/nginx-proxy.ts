@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -12,14 +12,9 @@ const STOP_TIMEOUT_MS = 5_000;
 
 export function nginxVersion(): string | undefined {
   if (!existsSync(NGINX_PATH)) return undefined;
-  try {
-    // nginx prints its version on stderr.
-    const out = execFileSync(NGINX_PATH, ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return out.trim() || undefined;
-  } catch (error: unknown) {
-    const stderr = (error as { stderr?: unknown }).stderr;
-    return typeof stderr === 'string' ? stderr.trim() : undefined;
-  }
+  // nginx prints its version on stderr.
+  const result = spawnSync(NGINX_PATH, ['-v'], { encoding: 'utf8' });
+  return `${result.stderr}${result.stdout}`.trim() || undefined;
 }
 
 /**
@@ -94,6 +89,9 @@ export class NginxProxy {
       master.kill('SIGKILL');
       throw new Error(`expected one nginx worker, found ${workers.length}`);
     }
+    cleanup.add(() => {
+      if (master.exitCode === null && master.signalCode === null) process.kill(workerPid, 'SIGKILL');
+    });
     return new NginxProxy(master, port, workerPid, dir);
   }
 

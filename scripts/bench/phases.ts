@@ -1,6 +1,7 @@
 import type { BenchChild } from './bench-child.js';
 import type { LatencyRun, MemoryRun, PathName, ThroughputRun } from './bench-results.js';
 import type { NginxProxy } from './nginx-proxy.js';
+import { LatencySamples } from './latency-samples.js';
 import { StationFleet } from './station-fleet.js';
 
 /** One way from the stations to the CPMS, and how to read the proxy on it (none for direct). */
@@ -13,6 +14,7 @@ export interface BenchPath {
 
 export interface ProxyReading {
   readonly cpuMicros: number;
+  readonly systemMicros: number;
   readonly rssBytes: number;
   /** Messages relayed so far, both ways, when the proxy counts them itself (the gateway does). */
   readonly messagesRelayed?: number;
@@ -33,6 +35,7 @@ export function gatewayMeter(gateway: BenchChild, exposesGc: boolean): ProxyMete
       const { usage, counters } = await gateway.usage(gc);
       return {
         cpuMicros: usage.cpuUserMicros + usage.cpuSystemMicros,
+        systemMicros: usage.cpuSystemMicros,
         rssBytes: usage.rssBytes,
         messagesRelayed: (counters.framesFromStations ?? 0) + (counters.framesFromCpms ?? 0),
         heapBytes: usage.heapUsedBytes,
@@ -52,66 +55,158 @@ export function nginxMeter(nginx: NginxProxy): ProxyMeter {
 
 export interface PhaseSettings {
   readonly stations: number;
+  /** Unmeasured load before the first round; later rounds get a short one. */
   readonly warmupMs: number;
+  /** Measured time per path, split evenly over the rounds. */
   readonly measureMs: number;
-  /** Unique per run, so station ids never repeat on a path. */
+  readonly rounds: number;
+  /** Unique per phase, so station ids never repeat on a path. */
   readonly idPrefix: string;
 }
 
-export async function measureLatency(path: BenchPath, settings: PhaseSettings, rate: number): Promise<LatencyRun> {
-  const fleet = await StationFleet.connect({ baseUrl: path.url, count: settings.stations, idPrefix: settings.idPrefix });
+/** Between rounds the fleets stay connected and warm: a short ramp is enough. */
+const ROUND_WARMUP_MS = 250;
+
+function roundWarmupMs(settings: PhaseSettings, round: number): number {
+  return round === 0 ? settings.warmupMs : Math.min(settings.warmupMs, ROUND_WARMUP_MS);
+}
+
+/** The paths in turn, starting one further each round. */
+function rotation<T>(items: readonly T[], round: number): T[] {
+  const shift = round % items.length;
+  return [...items.slice(shift), ...items.slice(0, shift)];
+}
+
+async function connectFleets(paths: readonly BenchPath[], settings: PhaseSettings): Promise<Map<PathName, StationFleet>> {
+  const fleets = new Map<PathName, StationFleet>();
   try {
-    const result = await fleet.runOpenLoop(rate, settings.warmupMs, settings.measureMs);
-    checkFleet(fleet, path.name);
-    return { path: path.name, stations: settings.stations, result };
+    for (const path of paths) {
+      fleets.set(path.name, await StationFleet.connect({ baseUrl: path.url, count: settings.stations, idPrefix: `${settings.idPrefix}${path.name}-` }));
+    }
+  } catch (error: unknown) {
+    await closeFleets(fleets);
+    throw error;
+  }
+  return fleets;
+}
+
+async function closeFleets(fleets: ReadonlyMap<PathName, StationFleet>): Promise<void> {
+  await Promise.all([...fleets.values()].map((fleet) => fleet.close()));
+}
+
+function fleetOf(fleets: ReadonlyMap<PathName, StationFleet>, path: PathName): StationFleet {
+  const fleet = fleets.get(path);
+  if (!fleet) throw new Error(`no fleet for ${path}`);
+  return fleet;
+}
+
+/** Open loop at `rate` calls/s on each path in turn, round after round. */
+export async function measureLatency(paths: readonly BenchPath[], settings: PhaseSettings, rate: number, onRound: (round: number) => void): Promise<LatencyRun[]> {
+  const fleets = await connectFleets(paths, settings);
+  try {
+    const totals = new Map(paths.map((path) => [path.name, { samples: new LatencySamples(), seconds: 0, sent: 0, answered: 0, lost: 0, overlapped: 0 }]));
+    for (let round = 0; round < settings.rounds; round += 1) {
+      onRound(round);
+      for (const path of rotation(paths, round)) {
+        const total = totals.get(path.name);
+        if (!total) continue;
+        const fleet = fleetOf(fleets, path.name);
+        const counts = await fleet.runOpenLoop(rate, roundWarmupMs(settings, round), settings.measureMs / settings.rounds, total.samples);
+        checkFleet(fleet, path.name);
+        total.seconds += counts.windowSeconds;
+        total.sent += counts.sent;
+        total.answered += counts.answered;
+        total.lost += counts.lost;
+        total.overlapped += counts.overlapped;
+      }
+    }
+    return paths.map((path) => {
+      const total = totals.get(path.name);
+      if (!total) throw new Error(`no latency totals for ${path.name}`);
+      const { samples, seconds, ...counts } = total;
+      return { path: path.name, stations: settings.stations, rate, rounds: settings.rounds, measuredSeconds: seconds, ...counts, latency: samples.summary() };
+    });
   } finally {
-    await fleet.close();
+    await closeFleets(fleets);
   }
 }
 
-export async function measureThroughput(path: BenchPath, settings: PhaseSettings, cpms: BenchChild): Promise<ThroughputRun> {
-  const fleet = await StationFleet.connect({ baseUrl: path.url, count: settings.stations, idPrefix: settings.idPrefix });
+/**
+ * Closed loop on each path in turn, round after round, reading the proxy's
+ * CPU time and relayed-message count at the edges of every measured window.
+ */
+export async function measureThroughput(paths: readonly BenchPath[], settings: PhaseSettings, cpms: BenchChild, onRound: (round: number) => void): Promise<ThroughputRun[]> {
+  const fleets = await connectFleets(paths, settings);
   try {
-    let atStart: Promise<Readings> | undefined;
-    let atEnd: Promise<Readings> | undefined;
-    const read = async (): Promise<Readings> => {
-      const [proxy, cpmsReport] = await Promise.all([path.proxy?.read(false), cpms.usage(false)]);
-      const ownCpu = process.cpuUsage();
-      return { proxy, cpmsCpuMicros: cpmsReport.usage.cpuUserMicros + cpmsReport.usage.cpuSystemMicros, generatorCpuMicros: ownCpu.user + ownCpu.system };
-    };
-    const result = await fleet.runClosedLoop(settings.warmupMs, settings.measureMs, {
-      onStart: () => {
-        atStart = read();
-      },
-      onEnd: () => {
-        atEnd = read();
-      },
+    const totals = new Map(
+      paths.map((path) => [path.name, { samples: new LatencySamples(), seconds: 0, answered: 0, proxyCpuMicros: 0, proxySystemMicros: 0, messages: 0, generatorCpuMicros: 0, cpmsCpuMicros: 0 }]),
+    );
+    for (let round = 0; round < settings.rounds; round += 1) {
+      onRound(round);
+      for (const path of rotation(paths, round)) {
+        const total = totals.get(path.name);
+        if (!total) continue;
+        const fleet = fleetOf(fleets, path.name);
+        let atStart: Promise<Readings> | undefined;
+        let atEnd: Promise<Readings> | undefined;
+        const counts = await fleet.runClosedLoop(roundWarmupMs(settings, round), settings.measureMs / settings.rounds, total.samples, {
+          onStart: () => {
+            atStart = readAll(path, cpms);
+          },
+          onEnd: () => {
+            atEnd = readAll(path, cpms);
+          },
+        });
+        checkFleet(fleet, path.name);
+        if (!atStart || !atEnd) throw new Error('throughput window did not run');
+        const [start, end] = await Promise.all([atStart, atEnd]);
+        total.seconds += counts.windowSeconds;
+        total.answered += counts.answered;
+        total.generatorCpuMicros += end.generatorCpuMicros - start.generatorCpuMicros;
+        total.cpmsCpuMicros += end.cpmsCpuMicros - start.cpmsCpuMicros;
+        if (start.proxy && end.proxy) {
+          total.proxyCpuMicros += end.proxy.cpuMicros - start.proxy.cpuMicros;
+          total.proxySystemMicros += end.proxy.systemMicros - start.proxy.systemMicros;
+          // nginx does not count messages; each answered call is two (the CALL and its CALLRESULT).
+          const counted = end.proxy.messagesRelayed !== undefined && start.proxy.messagesRelayed !== undefined;
+          total.messages += counted ? (end.proxy.messagesRelayed ?? 0) - (start.proxy.messagesRelayed ?? 0) : 2 * counts.answered;
+        }
+      }
+    }
+    return paths.map((path) => {
+      const total = totals.get(path.name);
+      if (!total) throw new Error(`no throughput totals for ${path.name}`);
+      const seconds = total.seconds;
+      const run: ThroughputRun = {
+        path: path.name,
+        stations: settings.stations,
+        rounds: settings.rounds,
+        measuredSeconds: seconds,
+        answered: total.answered,
+        callsPerSecond: total.answered / seconds,
+        latency: total.samples.summary(),
+        generatorCores: total.generatorCpuMicros / 1e6 / seconds,
+        cpmsCores: total.cpmsCpuMicros / 1e6 / seconds,
+      };
+      if (!path.proxy) return run;
+      return {
+        ...run,
+        proxyCpuSeconds: total.proxyCpuMicros / 1e6,
+        proxyCores: total.proxyCpuMicros / 1e6 / seconds,
+        messagesRelayed: total.messages,
+        proxyCpuMicrosPerMessage: total.messages > 0 ? total.proxyCpuMicros / total.messages : Number.NaN,
+        proxyKernelShare: total.proxyCpuMicros > 0 ? total.proxySystemMicros / total.proxyCpuMicros : Number.NaN,
+      };
     });
-    checkFleet(fleet, path.name);
-    if (!atStart || !atEnd) throw new Error('throughput window did not run');
-    const [start, end] = await Promise.all([atStart, atEnd]);
-    const seconds = result.windowSeconds;
-    const run: ThroughputRun = {
-      path: path.name,
-      stations: settings.stations,
-      result,
-      generatorCores: (end.generatorCpuMicros - start.generatorCpuMicros) / 1e6 / seconds,
-      cpmsCores: (end.cpmsCpuMicros - start.cpmsCpuMicros) / 1e6 / seconds,
-    };
-    if (!start.proxy || !end.proxy) return run;
-    const cpuMicros = end.proxy.cpuMicros - start.proxy.cpuMicros;
-    const counted = end.proxy.messagesRelayed !== undefined && start.proxy.messagesRelayed !== undefined;
-    const messages = counted ? (end.proxy.messagesRelayed ?? 0) - (start.proxy.messagesRelayed ?? 0) : 2 * result.answered;
-    return {
-      ...run,
-      proxyCpuSeconds: cpuMicros / 1e6,
-      proxyCores: cpuMicros / 1e6 / seconds,
-      messagesRelayed: messages,
-      proxyCpuMicrosPerMessage: messages > 0 ? cpuMicros / messages : Number.NaN,
-    };
   } finally {
-    await fleet.close();
+    await closeFleets(fleets);
   }
+}
+
+async function readAll(path: BenchPath, cpms: BenchChild): Promise<Readings> {
+  const [proxy, cpmsReport] = await Promise.all([path.proxy?.read(false), cpms.usage(false)]);
+  const ownCpu = process.cpuUsage();
+  return { proxy, cpmsCpuMicros: cpmsReport.usage.cpuUserMicros + cpmsReport.usage.cpuSystemMicros, generatorCpuMicros: ownCpu.user + ownCpu.system };
 }
 
 interface Readings {

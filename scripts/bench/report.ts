@@ -1,9 +1,13 @@
 import { formatTable } from '../../agent/src/cli/format-table.js';
-import type { BenchResults } from './bench-results.js';
+import type { BenchResults, ThroughputRun } from './bench-results.js';
 import { addedP99Ms, throughputRatio } from './targets.js';
 
 function ms(value: number): string {
   return Number.isFinite(value) ? value.toFixed(3) : '-';
+}
+
+function signedMs(value: number): string {
+  return `${value < 0 ? '' : '+'}${ms(value)}`;
 }
 
 function fixed(value: number | undefined, digits: number): string {
@@ -19,19 +23,20 @@ export function formatReport(results: BenchResults): string {
   const out: string[] = [];
   const { machine } = results;
   out.push(
-    `machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.totalMemoryMb} MB, Linux ${machine.kernel}, Node ${machine.node}, ${machine.nginx ?? 'no nginx'}, ulimit -n ${machine.openFileLimit ?? '?'}`,
+    `machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.totalMemoryMb} MB, Linux ${machine.kernel}, Node ${machine.node}, ${machine.nginx ?? 'no nginx'}, ulimit -n ${machine.openFileLimit ?? '?'}, ${machine.busyBeforeStart === undefined ? '' : `${Math.round(machine.busyBeforeStart * 100)}% busy before the run`}`,
+    `other processes during the run: ${results.otherLoad.latencyCores} cores (latency phase), ${results.otherLoad.throughputCores} cores (throughput phase)`,
   );
 
   const first = results.latency[0];
   if (first) {
-    out.push('', `1. Round-trip latency, open loop at ${first.result.targetRate} calls/s over ${first.stations} stations, ${first.result.windowSeconds} s each (ms)`);
+    out.push('', `1. Round-trip latency, open loop at ${first.rate} calls/s over ${first.stations} stations, ${first.measuredSeconds.toFixed(1)} s per path in ${first.rounds} rounds (ms)`);
     out.push(
       formatTable(
         ['path', 'calls', 'lost', 'p50', 'p90', 'p99', 'p99.9', 'max', 'added p99'],
         results.latency.map((run) => {
           const added = run.path === 'direct' ? undefined : addedP99Ms(results.latency, run.path);
-          const lat = run.result.latency;
-          return [run.path, String(run.result.answered), String(run.result.lost), ms(lat.p50Ms), ms(lat.p90Ms), ms(lat.p99Ms), ms(lat.p999Ms), ms(lat.maxMs), added === undefined ? '' : `+${ms(added)}`];
+          const lat = run.latency;
+          return [run.path, String(run.answered), String(run.lost), ms(lat.p50Ms), ms(lat.p90Ms), ms(lat.p99Ms), ms(lat.p999Ms), ms(lat.maxMs), added === undefined ? '' : signedMs(added)];
         }),
       ).trimEnd(),
     );
@@ -39,18 +44,19 @@ export function formatReport(results: BenchResults): string {
 
   const firstThroughput = results.throughput[0];
   if (firstThroughput) {
-    out.push('', `2. Highest sustained rate, closed loop, one call in flight per station, ${firstThroughput.stations} stations, ${firstThroughput.result.windowSeconds.toFixed(1)} s each`);
+    out.push('', `2. Highest sustained rate, closed loop, one call in flight per station, ${firstThroughput.stations} stations, ${firstThroughput.measuredSeconds.toFixed(1)} s per path in ${firstThroughput.rounds} rounds`);
     out.push(
       formatTable(
-        ['path', 'calls/s', 'vs direct', 'p50 ms', 'p99 ms', 'proxy cores', 'proxy us/msg', 'generator cores', 'cpms cores'],
+        ['path', 'calls/s', 'vs direct', 'p50 ms', 'p99 ms', 'proxy cores', 'proxy us/msg', 'of which kernel', 'generator cores', 'cpms cores'],
         results.throughput.map((run) => [
           run.path,
-          run.result.callsPerSecond.toFixed(0),
+          run.callsPerSecond.toFixed(0),
           fixed(throughputRatio(results.throughput, run.path, 'direct'), 2),
-          ms(run.result.latency.p50Ms),
-          ms(run.result.latency.p99Ms),
+          ms(run.latency.p50Ms),
+          ms(run.latency.p99Ms),
           fixed(run.proxyCores, 2),
           fixed(run.proxyCpuMicrosPerMessage, 1),
+          run.proxyKernelShare === undefined ? '-' : `${Math.round(run.proxyKernelShare * 100)}%`,
           run.generatorCores.toFixed(2),
           run.cpmsCores.toFixed(2),
         ]),
@@ -82,12 +88,14 @@ export function formatReport(results: BenchResults): string {
 
   const gatewayCpu = results.throughput.find((run) => run.path === 'gateway');
   if (gatewayCpu?.proxyCpuMicrosPerMessage !== undefined) {
-    out.push(
-      '',
-      `4. Gateway CPU per relayed message: ${gatewayCpu.proxyCpuMicrosPerMessage.toFixed(1)} us (user+system, ${gatewayCpu.messagesRelayed ?? 0} messages both ways in the throughput window)`,
-    );
+    const split = (run: ThroughputRun): string => {
+      const total = run.proxyCpuMicrosPerMessage ?? Number.NaN;
+      const kernel = total * (run.proxyKernelShare ?? Number.NaN);
+      return `${fixed(total, 1)} us (${fixed(total - kernel, 1)} us user, ${fixed(kernel, 1)} us kernel)`;
+    };
+    out.push('', `4. Gateway CPU per relayed message: ${split(gatewayCpu)}, ${gatewayCpu.messagesRelayed ?? 0} messages both ways in the throughput windows`);
     const nginx = results.throughput.find((run) => run.path === 'nginx');
-    if (nginx?.proxyCpuMicrosPerMessage !== undefined) out.push(`   nginx worker, same load: ${nginx.proxyCpuMicrosPerMessage.toFixed(1)} us per message`);
+    if (nginx?.proxyCpuMicrosPerMessage !== undefined) out.push(`   nginx worker, same load: ${split(nginx)}`);
   }
 
   out.push('', 'Targets');

@@ -112,14 +112,17 @@ export class StationFleet {
           return;
         }
         const due = Math.floor((Number(now - start) / 1e9) * rate);
-        const inWindow = now >= this.windowFrom;
         while (sent < due) {
           const station = this.stations[cursor] as Station;
           cursor = (cursor + 1) % this.stations.length;
-          if (station.pending.size > 0 && inWindow) overlapped += 1;
-          this.send(station);
+          const busy = station.pending.size > 0;
+          const sentAt = this.send(station);
           sent += 1;
-          if (inWindow) sentInWindow += 1;
+          // Counted by the same timestamp the answer is matched with, so none is miscounted as lost.
+          if (sentAt >= this.windowFrom && sentAt < this.windowUntil) {
+            sentInWindow += 1;
+            if (busy) overlapped += 1;
+          }
         }
       }, 1);
     });
@@ -204,11 +207,14 @@ export class StationFleet {
     });
   }
 
-  private send(station: Station, action = 'Heartbeat', body = '{}'): void {
+  /** Returns the send time. */
+  private send(station: Station, action = 'Heartbeat', body = '{}'): bigint {
     const id = String(station.nextMessageId);
     station.nextMessageId += 1;
-    station.pending.set(id, process.hrtime.bigint());
+    const sentAt = process.hrtime.bigint();
+    station.pending.set(id, sentAt);
     station.socket.send(`[2,"${id}","${action}",${body}]`);
+    return sentAt;
   }
 
   private onMessage(station: Station, data: RawData): void {

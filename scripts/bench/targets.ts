@@ -22,14 +22,14 @@ export function addedP99Ms(latency: readonly LatencyRun[], path: PathName): numb
   const direct = byPath(latency, 'direct');
   const run = byPath(latency, path);
   if (!direct || !run) return undefined;
-  return run.result.latency.p99Ms - direct.result.latency.p99Ms;
+  return run.latency.p99Ms - direct.latency.p99Ms;
 }
 
 export function throughputRatio(throughput: readonly ThroughputRun[], path: PathName, against: PathName): number | undefined {
   const run = byPath(throughput, path);
   const base = byPath(throughput, against);
-  if (!run || !base || base.result.callsPerSecond <= 0) return undefined;
-  return run.result.callsPerSecond / base.result.callsPerSecond;
+  if (!run || !base || base.callsPerSecond <= 0) return undefined;
+  return run.callsPerSecond / base.callsPerSecond;
 }
 
 export function evaluateTargets(figures: Figures, options: BenchOptions): TargetVerdict[] {
@@ -53,7 +53,8 @@ function latencyVerdict({ latency }: Figures, options: BenchOptions): TargetVerd
   // nginx's tail can come out at or under direct's within the noise; the gateway must then add nothing either.
   const allowed = TARGETS.addedP99VsNginx * Math.max(nginx, 0);
   const ratio = nginx > 0 ? `${(gateway / nginx).toFixed(2)}x nginx` : 'nginx adds nothing measurable';
-  const measured = `gateway +${gateway.toFixed(3)} ms, nginx +${nginx.toFixed(3)} ms (${ratio})`;
+  const signed = (value: number): string => `${value < 0 ? '' : '+'}${value.toFixed(3)} ms`;
+  const measured = `gateway ${signed(gateway)}, nginx ${signed(nginx)} (${ratio})`;
   return { target, measured, pass: offTarget ? undefined : gateway <= allowed, ...(note ? { note } : {}) };
 }
 

@@ -1,8 +1,11 @@
 import { describeError, GatewayError } from '../errors.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './cli-io.js';
 import { configCheckCommand } from './config-check-command.js';
+import { driversImportCommand, driversListCommand, driversLookupCommand } from './drivers-command.js';
 import { passwordHashCommand } from './password-hash-command.js';
 import { runCommand } from './run-command.js';
+import { sessionsCommand } from './sessions-command.js';
+import { stationsCommand } from './stations-command.js';
 import { statusCommand } from './status-command.js';
 import { USAGE } from './usage.js';
 
@@ -12,6 +15,11 @@ const COMMANDS: ReadonlyMap<string, CliCommand> = new Map([
   ['config check', configCheckCommand],
   ['status', statusCommand],
   ['password hash', passwordHashCommand],
+  ['drivers import', driversImportCommand],
+  ['drivers list', driversListCommand],
+  ['drivers lookup', driversLookupCommand],
+  ['sessions', sessionsCommand],
+  ['stations', stationsCommand],
 ]);
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {

@@ -5,6 +5,11 @@ Commands:
   config check            validate the configuration file and print every error
   status                  live state of the running daemon: links and one row per station
   password hash           read a station password on stdin, print its scrypt hash for "passwordHash"
+  drivers import FILE     import the driver CSV (replaces the list; --merge, --dry-run); all or nothing
+  drivers list            every driver and their badges
+  drivers lookup BADGE    who owns a badge (exit 1 when nobody does)
+  stations                stored stations: boot details, last connection, connector status
+  sessions                stored charging sessions with their drivers (--active, --limit N)
 
 Options for every command:
   --config FILE           configuration file (default: $PLEEVI_EDGE_CONFIG, else /etc/pleevi-edge/config.json)

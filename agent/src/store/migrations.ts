@@ -1,7 +1,9 @@
 import type { Migration } from './migration.js';
 import { stationsMigration } from './migrations/001-stations.js';
+import { driversMigration } from './migrations/002-drivers.js';
+import { sessionsMigration } from './migrations/003-sessions.js';
 
 export type { Migration } from './migration.js';
 
 /** Every migration, in version order. Add a new file in migrations/ and list it here. */
-export const MIGRATIONS: readonly Migration[] = [stationsMigration];
+export const MIGRATIONS: readonly Migration[] = [stationsMigration, driversMigration, sessionsMigration];

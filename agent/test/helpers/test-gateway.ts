@@ -19,6 +19,7 @@ export interface TestGatewayOptions {
   readonly listenTls?: { cert: string; key: string };
   readonly observers?: readonly FrameObserver[];
   readonly dataDir?: string;
+  readonly authorizationMode?: 'cpms' | 'local';
 }
 
 /**
@@ -47,7 +48,7 @@ export async function startTestGateway(t: Test, options: TestGatewayOptions): Pr
       permessageDeflate: true,
     },
     stations: { allowUnknown: options.allowUnknown ?? true, list: options.stations ?? [] },
-    authorization: { mode: 'cpms' },
+    authorization: { mode: options.authorizationMode ?? 'cpms' },
     smartCharging: { profileIdBase: 900000, stackLevel: 8, callTimeoutMs: options.callTimeoutMs ?? 5000 },
     admin: { socket: join(dataDir, 'admin.sock') },
     log: { level: 'silent' },

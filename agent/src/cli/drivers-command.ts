@@ -1,0 +1,226 @@
+/**
+ * `pleevi-edge drivers import | list | lookup` (CONTRACT section 3). They work
+ * on the SQLite file directly, with the daemon running or stopped: the store
+ * is in WAL mode, an import is one transaction, and the daemon's next lookup
+ * reads the committed list.
+ */
+import { readFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { GatewayConfig } from '../config/gateway-config.js';
+import { loadConfig, resolveConfigPath } from '../config/load-config.js';
+import { parseDriverCsv } from '../drivers/driver-csv.js';
+import { normalizeBadge } from '../drivers/driver-directory.js';
+import { DriverImportError, type DriverListProblem } from '../drivers/driver-import-error.js';
+import { importDrivers, readDriverListMeta, SqliteDriverDirectory, type ImportResult } from '../drivers/driver-list-store.js';
+import { ConfigError } from '../errors.js';
+import { openStore, type SqliteDatabase } from '../store/gateway-store.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './cli-io.js';
+import { formatTable } from './format-table.js';
+import { printConfigProblems } from './print-config-problems.js';
+
+const IMPORT_USAGE = `Usage: pleevi-edge drivers import FILE [--dry-run] [--merge] [--config FILE] [--json]
+
+Import the driver CSV (columns email and badge_ids; see docs/drivers.md).
+Replaces the whole list unless --merge (then only the drivers in FILE change).
+All or nothing: any problem is printed as "line N: ..." and nothing changes
+(exit 2). --dry-run prints the same summary and writes nothing.
+`;
+const LIST_USAGE = `Usage: pleevi-edge drivers list [--config FILE] [--json]
+
+Every driver and their badges, by email.
+`;
+const LOOKUP_USAGE = `Usage: pleevi-edge drivers lookup BADGE [--config FILE] [--json]
+
+Who owns BADGE (case and surrounding blanks ignored): prints the email.
+Exit 1 and "unknown badge" on stderr when no driver has it.
+`;
+
+/** How many emails per added / removed / changed line before "... and N more". */
+const EMAILS_SHOWN = 10;
+
+/** `pleevi-edge drivers import FILE`. */
+export const driversImportCommand: CliCommand = async (args, io) => {
+  const parsed = parseFlags('drivers import', IMPORT_USAGE, args, io, {
+    'dry-run': { type: 'boolean' },
+    merge: { type: 'boolean' },
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { flags, positionals } = parsed;
+  const [file, ...extra] = positionals;
+  if (file === undefined || extra.length > 0) {
+    io.stderr.write(`pleevi-edge drivers import: ${file === undefined ? 'FILE is missing' : 'one FILE only'}\n\n${IMPORT_USAGE}`);
+    return EXIT_USAGE;
+  }
+  const config = loadCliConfig(flags.config, io);
+  if (config === undefined) return EXIT_USAGE;
+  const path = resolve(file);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error: unknown) {
+    io.stderr.write(`pleevi-edge drivers import: cannot read ${path}: ${describeFsError(error)}\n`);
+    return EXIT_USAGE;
+  }
+  const mode = flags.merge === true ? 'merge' : 'replace';
+  const dryRun = flags['dry-run'] === true;
+  try {
+    const list = parseDriverCsv(bytes);
+    const result = withStore(config, (db) => importDrivers(db, list.rows, { mode, dryRun, source: `file:${path}` }));
+    if (flags.json === true) {
+      io.stdout.write(`${JSON.stringify({ imported: !dryRun, file: path, mode, ...result, warnings: list.warnings }, null, 2)}\n`);
+    } else {
+      printWarnings(io, list.warnings);
+      io.stdout.write(summary(basename(path), mode, result));
+    }
+    return EXIT_OK;
+  } catch (error: unknown) {
+    if (!(error instanceof DriverImportError)) throw error;
+    io.stderr.write(`pleevi-edge drivers import: ${path}: ${error.message}\n`);
+    for (const problem of error.problems) io.stderr.write(`line ${problem.line}: ${problem.message}\n`);
+    printWarnings(io, error.warnings);
+    if (flags.json === true) {
+      io.stdout.write(`${JSON.stringify({ imported: false, file: path, mode, problems: error.problems, warnings: error.warnings }, null, 2)}\n`);
+    }
+    return EXIT_USAGE;
+  }
+};
+
+/** `pleevi-edge drivers list`. */
+export const driversListCommand: CliCommand = async (args, io) => {
+  const parsed = parseFlags('drivers list', LIST_USAGE, args, io, {});
+  if (typeof parsed === 'number') return parsed;
+  const { flags, positionals } = parsed;
+  if (positionals.length > 0) {
+    io.stderr.write(`pleevi-edge drivers list: unexpected argument "${positionals[0]}"\n\n${LIST_USAGE}`);
+    return EXIT_USAGE;
+  }
+  const config = loadCliConfig(flags.config, io);
+  if (config === undefined) return EXIT_USAGE;
+  const { drivers, meta } = withStore(config, (db) => ({ drivers: new SqliteDriverDirectory(db).list(), meta: readDriverListMeta(db) }));
+  if (flags.json === true) {
+    // The shape of the cloud's replace-drivers (CONTRACT section 5), plus where the list came from.
+    const json = { version: meta?.version ?? null, source: meta?.source ?? null, importedAt: meta?.importedAt ?? null, drivers };
+    io.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    return EXIT_OK;
+  }
+  if (drivers.length === 0) {
+    io.stdout.write('no drivers (import a list with: pleevi-edge drivers import FILE)\n');
+    return EXIT_OK;
+  }
+  const badges = drivers.reduce((sum, driver) => sum + driver.badgeIds.length, 0);
+  const origin = meta === undefined ? '' : ` (imported ${meta.importedAt} from ${meta.source}${meta.version === null ? '' : `, version ${meta.version}`})`;
+  io.stdout.write(`${plural(drivers.length, 'driver')}, ${plural(badges, 'badge')}${origin}\n\n`);
+  io.stdout.write(formatTable(['EMAIL', 'BADGES'], drivers.map((driver) => [driver.email, driver.badgeIds.join(', ')])));
+  return EXIT_OK;
+};
+
+/** `pleevi-edge drivers lookup BADGE`: exit 0 with the email, or exit 1 for an unknown badge (scriptable). */
+export const driversLookupCommand: CliCommand = async (args, io) => {
+  const parsed = parseFlags('drivers lookup', LOOKUP_USAGE, args, io, {});
+  if (typeof parsed === 'number') return parsed;
+  const { flags, positionals } = parsed;
+  const [badge, ...extra] = positionals;
+  if (badge === undefined || extra.length > 0) {
+    io.stderr.write(`pleevi-edge drivers lookup: ${badge === undefined ? 'BADGE is missing' : 'one BADGE only (quote a badge with blanks)'}\n\n${LOOKUP_USAGE}`);
+    return EXIT_USAGE;
+  }
+  const config = loadCliConfig(flags.config, io);
+  if (config === undefined) return EXIT_USAGE;
+  const match = withStore(config, (db) => new SqliteDriverDirectory(db).lookup(badge));
+  const badgeId = normalizeBadge(badge);
+  if (flags.json === true) {
+    io.stdout.write(`${JSON.stringify({ badgeId, driver: match === undefined ? null : { email: match.email } }, null, 2)}\n`);
+  } else if (match === undefined) {
+    io.stderr.write(`unknown badge "${badgeId}"\n`);
+  } else {
+    io.stdout.write(`${match.email}\n`);
+  }
+  return match === undefined ? EXIT_FAILURE : EXIT_OK;
+};
+
+type ExtraOptions = Record<string, { type: 'boolean' }>;
+
+interface ParsedFlags {
+  readonly flags: { config?: string | undefined; json?: boolean | undefined; help?: boolean | undefined } & Record<string, string | boolean | undefined>;
+  readonly positionals: readonly string[];
+}
+
+/** The flags every drivers command takes, plus its own; a usage error or --help is answered here (the number is the exit code). */
+function parseFlags(name: string, usage: string, args: readonly string[], io: CliIo, extra: ExtraOptions): ParsedFlags | number {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, ...extra },
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (error: unknown) {
+    io.stderr.write(`pleevi-edge ${name}: ${error instanceof Error ? error.message : String(error)}\n\n${usage}`);
+    return EXIT_USAGE;
+  }
+  if (parsed.values.help === true) {
+    io.stdout.write(usage);
+    return EXIT_OK;
+  }
+  return { flags: parsed.values, positionals: parsed.positionals };
+}
+
+function loadCliConfig(flag: string | undefined, io: CliIo): GatewayConfig | undefined {
+  const configPath = resolveConfigPath(flag, io.env);
+  try {
+    return loadConfig(configPath, io.env);
+  } catch (error: unknown) {
+    if (error instanceof ConfigError) {
+      printConfigProblems(io, configPath, error);
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+function withStore<T>(config: GatewayConfig, use: (db: SqliteDatabase) => T): T {
+  const db = openStore(config.dataDir);
+  try {
+    return use(db);
+  } finally {
+    db.close();
+  }
+}
+
+function summary(file: string, mode: string, result: ImportResult): string {
+  const head = result.dryRun
+    ? `dry run, nothing written: importing ${file} (${mode}) would leave`
+    : `imported ${file} (${mode}):`;
+  const lines = [
+    `${head} ${plural(result.drivers, 'driver')}, ${plural(result.badges, 'badge')}`,
+    emailLine('added', result.added),
+    emailLine('removed', result.removed),
+    emailLine('changed', result.changed),
+    `  ${'unchanged'.padEnd(10)}${result.unchanged}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function emailLine(label: string, emails: readonly string[]): string {
+  const shown = emails.slice(0, EMAILS_SHOWN).join(', ');
+  const more = emails.length > EMAILS_SHOWN ? `, ... and ${emails.length - EMAILS_SHOWN} more` : '';
+  return `  ${label.padEnd(10)}${emails.length}${emails.length > 0 ? `  ${shown}${more}` : ''}`;
+}
+
+function printWarnings(io: CliIo, warnings: readonly DriverListProblem[]): void {
+  for (const warning of warnings) io.stderr.write(`line ${warning.line}: warning: ${warning.message}\n`);
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+function describeFsError(error: unknown): string {
+  const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES') return 'permission denied';
+  if (code === 'EISDIR') return 'is a directory';
+  return error instanceof Error ? error.message : String(error);
+}

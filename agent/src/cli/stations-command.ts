@@ -1,0 +1,101 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { GatewayConfig } from '../config/gateway-config.js';
+import { loadConfig, resolveConfigPath } from '../config/load-config.js';
+import { ConfigError } from '../errors.js';
+import { StationDetails, type ConnectorStatus, type StationDetail } from '../sessions/station-details.js';
+import { DATABASE_FILE, openStore } from '../store/gateway-store.js';
+import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
+import { formatTable } from './format-table.js';
+import { printConfigProblems } from './print-config-problems.js';
+
+const STATIONS_USAGE = `Usage: pleevi-edge stations [--json] [--config FILE]
+
+Every station the gateway has seen, from its database: protocol, vendor,
+model, serial number and firmware (BootNotification), last connect and
+disconnect, and the last status of each connector (StatusNotification).
+Works with the daemon running or stopped; for the live connections use
+"pleevi-edge status".
+`;
+
+/** `pleevi-edge stations`: stored state, read from the SQLite file (WAL: never blocks the daemon). */
+export const stationsCommand: CliCommand = async (args, io) => {
+  let flags;
+  try {
+    flags = parseArgs({
+      args: [...args],
+      options: { json: { type: 'boolean' }, config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error: unknown) {
+    io.stderr.write(`pleevi-edge stations: ${error instanceof Error ? error.message : String(error)}\n\n${STATIONS_USAGE}`);
+    return EXIT_USAGE;
+  }
+  if (flags.help) {
+    io.stdout.write(STATIONS_USAGE);
+    return EXIT_OK;
+  }
+  const configPath = resolveConfigPath(flags.config, io.env);
+  let config: GatewayConfig;
+  try {
+    config = loadConfig(configPath, io.env);
+  } catch (error: unknown) {
+    if (error instanceof ConfigError) {
+      printConfigProblems(io, configPath, error);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+
+  const stations = readStations(config.dataDir);
+  if (flags.json) {
+    io.stdout.write(`${JSON.stringify(stations, null, 2)}\n`);
+    return EXIT_OK;
+  }
+  if (stations.length === 0) {
+    io.stdout.write('no stations seen yet\n');
+    return EXIT_OK;
+  }
+  io.stdout.write(
+    formatTable(
+      ['STATION', 'PROTOCOL', 'VENDOR', 'MODEL', 'SERIAL', 'FIRMWARE', 'LAST CONNECTED', 'LAST DISCONNECTED', 'CONNECTORS'],
+      stations.map((station) => [
+        station.stationId,
+        station.protocol || '-',
+        station.vendor ?? '-',
+        station.model ?? '-',
+        station.serialNumber ?? '-',
+        station.firmwareVersion ?? '-',
+        station.lastConnectedAt === null ? '-' : shortTime(station.lastConnectedAt),
+        station.lastDisconnectedAt === null ? '-' : shortTime(station.lastDisconnectedAt),
+        station.connectors.map(connectorLabel).join(' ') || '-',
+      ]),
+    ),
+  );
+  return EXIT_OK;
+};
+
+/** No database yet (the daemon never ran here) reads as no stations; the CLI does not create one. */
+function readStations(dataDir: string): StationDetail[] {
+  if (!existsSync(join(dataDir, DATABASE_FILE))) return [];
+  const db = openStore(dataDir);
+  try {
+    return new StationDetails(db).list();
+  } finally {
+    db.close();
+  }
+}
+
+/** `1:Charging` (1.6 connector 1), `1/2:Occupied` (2.x EVSE 1, connector 2). */
+function connectorLabel(connector: ConnectorStatus): string {
+  const where = connector.evseId === null ? `${connector.connectorId}` : `${connector.evseId}/${connector.connectorId}`;
+  const error = connector.errorCode !== null && connector.errorCode !== 'NoError' ? `(${connector.errorCode})` : '';
+  return `${where}:${connector.status}${error}`;
+}
+
+/** `2024-05-01T10:00:00.000Z` → `2024-05-01 10:00:00Z`: still UTC, still unambiguous. */
+function shortTime(iso: string): string {
+  return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}

@@ -1,0 +1,93 @@
+/**
+ * Events the gateway reports to the cloud (CONTRACT section 5:
+ * `P/events/session`, `P/events/station`). The payloads here are the contract
+ * JSON without `seq` and `ts`: the durable outbox stamps those when it stores
+ * an event, so they are strictly increasing across restarts.
+ */
+
+/** CONTRACT section 5 session event. */
+export interface SessionEvent {
+  readonly event: 'started' | 'updated' | 'ended';
+  readonly stationId: string;
+  /** `1.6`, `2.0`, `2.0.1` or `2.1`. */
+  readonly ocppVersion: string;
+  /** OCPP 1.6 only: the connector of StartTransaction. */
+  readonly connectorId?: number;
+  /** OCPP 2.x only: null until the station names the EVSE (it may on a later event). */
+  readonly evseId?: number | null;
+  /** Always a string: 1.6 integer ids (chosen by the CPMS) in decimal, 2.x ids as the station sent them. */
+  readonly transactionId: string;
+  /** The badge as the station sent it; null until a 2.x event carries an idToken. */
+  readonly idTag: string | null;
+  /** The driver behind the badge; null when the badge is unknown (or not yet known). */
+  readonly driver: { readonly email: string } | null;
+  /** The station's own time of the start (ISO 8601, UTC), also for events replayed after an outage. */
+  readonly startedAt: string;
+  readonly endedAt: string | null;
+  readonly meterStartWh: number | null;
+  readonly meterStopWh: number | null;
+  /** Energy so far (last reading minus start), or in total once ended. */
+  readonly energyWh: number | null;
+  /** OCPP stop reason; `Local` when the station left it out (1.6 StopTransaction.req `reason`, 2.0.1 TransactionType `stoppedReason`: "may only be omitted when Local"). */
+  readonly stopReason: string | null;
+}
+
+interface StationEventBase {
+  readonly stationId: string;
+  readonly ocppVersion: string;
+}
+
+export interface StationConnectedEvent extends StationEventBase {
+  readonly event: 'connected';
+  readonly remoteAddress: string;
+}
+
+export interface StationDisconnectedEvent extends StationEventBase {
+  readonly event: 'disconnected';
+  /** WebSocket close code seen on the station's side. */
+  readonly code: number;
+  readonly reason: string;
+}
+
+/** From BootNotification (1.6 section 4.2, 2.0.1 B01). */
+export interface StationBootEvent extends StationEventBase {
+  readonly event: 'boot';
+  readonly vendor: string;
+  readonly model: string;
+  readonly serialNumber: string | null;
+  readonly firmwareVersion: string | null;
+  /** OCPP 2.x BootReason (`PowerUp`, `Watchdog`, ...); null for 1.6. */
+  readonly reason: string | null;
+}
+
+/** From StatusNotification (1.6 section 4.9, 2.0.1 G01). */
+export interface StationStatusEvent extends StationEventBase {
+  readonly event: 'status';
+  /** OCPP 2.x only. */
+  readonly evseId?: number;
+  /** 1.6: 0 is the whole charge point. */
+  readonly connectorId: number;
+  /** 1.6 ChargePointStatus or 2.x ConnectorStatus. */
+  readonly status: string;
+  /** 1.6 ChargePointErrorCode; null for 2.x. */
+  readonly errorCode: string | null;
+  /** The station's timestamp, or the receive time when a 1.6 station left it out. */
+  readonly statusAt: string;
+}
+
+export type StationEvent = StationConnectedEvent | StationDisconnectedEvent | StationBootEvent | StationStatusEvent;
+
+/** An event and the topic it goes to (`P/events/<topic>`). */
+export type GatewayEvent =
+  | { readonly topic: 'session'; readonly payload: SessionEvent }
+  | { readonly topic: 'station'; readonly payload: StationEvent };
+
+/**
+ * Where the observers put their events: the MQTT outbox in production, an
+ * in-memory list here and in tests. Called synchronously on the frame path,
+ * inside the SQLite transaction that changed the session, so an outbox in the
+ * same database commits together with the change.
+ */
+export interface GatewayEventSink {
+  emit(event: GatewayEvent): void;
+}

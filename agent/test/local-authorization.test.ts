@@ -1,0 +1,75 @@
+import t from 'tap';
+import { parseDriverCsvText } from '../src/drivers/driver-csv.js';
+import { importDrivers } from '../src/drivers/driver-list-store.js';
+import { openStore } from '../src/store/gateway-store.js';
+import { connectStation, startCpms } from './helpers/ocpp-peers.js';
+import { startTestGateway, stationEndpoint } from './helpers/test-gateway.js';
+
+function seedDrivers(dataDir: string): void {
+  const db = openStore(dataDir);
+  importDrivers(db, parseDriverCsvText('email,badge_ids\nana@example.com,"04A1B2C3, 04FFFF01"\n').rows, { mode: 'replace', source: 'test' });
+  db.close();
+}
+
+for (const version of ['ocpp1.6', 'ocpp2.0.1'] as const) {
+  t.test(`local mode, ${version}: the gateway answers Authorize from the driver list; transactions still reach the CPMS`, async (t) => {
+    const authorizeAtCpms: unknown[] = [];
+    const cpms = await startCpms({
+      protocols: [version],
+      onClient: (client) => {
+        client.handle('Authorize', ({ params }) => {
+          authorizeAtCpms.push(params);
+          return version === 'ocpp1.6' ? { idTagInfo: { status: 'Blocked' } } : { idTokenInfo: { status: 'Blocked' } };
+        });
+        client.handle('StartTransaction', () => ({ transactionId: 7, idTagInfo: { status: 'Accepted' } }));
+        client.handle('TransactionEvent', () => ({}));
+      },
+    });
+    t.teardown(() => cpms.close());
+    const dataDir = t.testdir();
+    seedDrivers(dataDir);
+    const gateway = await startTestGateway(t, { upstreamUrl: cpms.url, dataDir, authorizationMode: 'local' });
+    const station = await connectStation({ endpoint: stationEndpoint(gateway), identity: 'CP-LOCAL', protocols: [version] });
+    t.teardown(() => station.close({ force: true }));
+
+    const authorize = (badge: string) =>
+      version === 'ocpp1.6' ? station.call('Authorize', { idTag: badge }) : station.call('Authorize', { idToken: { idToken: badge, type: 'ISO14443' } });
+    const statusOf = (answer: unknown): unknown =>
+      version === 'ocpp1.6' ? (answer as { idTagInfo: { status: string } }).idTagInfo.status : (answer as { idTokenInfo: { status: string } }).idTokenInfo.status;
+
+    t.equal(statusOf(await authorize('04a1b2c3')), 'Accepted', 'a listed badge (other case) is Accepted');
+    t.equal(statusOf(await authorize('04FFFF01')), 'Accepted', 'the driver’s second badge too');
+    t.equal(statusOf(await authorize('DEADBEEF')), 'Invalid', 'an unknown badge is Invalid');
+    t.same(authorizeAtCpms, [], 'no Authorize reached the CPMS');
+    t.equal(gateway.metrics.localAnswers, 3);
+
+    if (version === 'ocpp1.6') {
+      const started = (await station.call('StartTransaction', { connectorId: 1, idTag: '04A1B2C3', meterStart: 0, timestamp: new Date().toISOString() })) as { transactionId: number };
+      t.equal(started.transactionId, 7, 'StartTransaction still goes to the CPMS');
+    } else {
+      await station.call('TransactionEvent', { eventType: 'Started', timestamp: new Date().toISOString(), triggerReason: 'Authorized', seqNo: 0, transactionInfo: { transactionId: 'tx-1' } });
+      t.pass('TransactionEvent still goes to the CPMS');
+    }
+  });
+}
+
+t.test('cpms mode: Authorize goes to the CPMS', async (t) => {
+  let seen = 0;
+  const cpms = await startCpms({
+    protocols: ['ocpp1.6'],
+    onClient: (client) =>
+      client.handle('Authorize', () => {
+        seen += 1;
+        return { idTagInfo: { status: 'Blocked' } };
+      }),
+  });
+  t.teardown(() => cpms.close());
+  const dataDir = t.testdir();
+  seedDrivers(dataDir);
+  const gateway = await startTestGateway(t, { upstreamUrl: cpms.url, dataDir });
+  const station = await connectStation({ endpoint: stationEndpoint(gateway), identity: 'CP-CPMS' });
+  t.teardown(() => station.close({ force: true }));
+  const answer = (await station.call('Authorize', { idTag: '04A1B2C3' })) as { idTagInfo: { status: string } };
+  t.equal(answer.idTagInfo.status, 'Blocked', 'the CPMS decided');
+  t.equal(seen, 1);
+});
