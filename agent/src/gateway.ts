@@ -7,6 +7,10 @@ import type { LocalAnswerer } from './proxy/local-answerer.js';
 import { RelayMetrics } from './proxy/relay-metrics.js';
 import { LocalAuthorizer } from './drivers/local-authorizer.js';
 import { SqliteDriverDirectory } from './drivers/driver-list-store.js';
+import type { DriverDirectory } from './drivers/driver-directory.js';
+import type { GatewayEventSink } from './sessions/gateway-events.js';
+import { RecentEvents } from './sessions/recent-events.js';
+import { SessionObserver } from './sessions/session-observer.js';
 import { StationListener } from './proxy/station-listener.js';
 import { openStore, type SqliteDatabase } from './store/gateway-store.js';
 import { StationRecords } from './store/station-records.js';
@@ -19,6 +23,11 @@ export interface GatewayDeps {
   readonly observers?: readonly FrameObserver[];
   /** Features that answer some station calls themselves. */
   readonly localAnswerers?: readonly LocalAnswerer[];
+  /** Who owns a badge; default: the driver list in the gateway's database. */
+  readonly drivers?: DriverDirectory;
+  /** Where session and station events go; default: the last 200 kept in memory (the cloud link replaces this). */
+  readonly events?: GatewayEventSink;
+  readonly now?: () => Date;
 }
 
 export interface StationStatus {
@@ -51,6 +60,9 @@ export class Gateway {
   readonly metrics = new RelayMetrics();
   readonly pipeline: InspectionPipeline;
   readonly startedAt = new Date();
+  /** Sessions and station details, built from the frames going by (issue 3). */
+  readonly sessions: SessionObserver;
+  readonly events: GatewayEventSink;
   private readonly listener: StationListener;
   private boundPorts: { port: number; tlsPort?: number } = { port: 0 };
 
@@ -58,9 +70,10 @@ export class Gateway {
     readonly config: GatewayConfig,
     readonly store: SqliteDatabase,
     private readonly logger: Logger,
-    observers: readonly FrameObserver[],
-    localAnswerers: readonly LocalAnswerer[],
+    deps: GatewayDeps,
   ) {
+    const observers = deps.observers ?? [];
+    const localAnswerers = deps.localAnswerers ?? [];
     this.pipeline = new InspectionPipeline(logger);
     const records = new StationRecords(store);
     this.pipeline.add({
@@ -68,15 +81,18 @@ export class Gateway {
       onStationConnected: (station) => records.connected(station.stationId, station.protocol, station.remoteAddress, new Date()),
       onStationDisconnected: (station, code) => records.disconnected(station.stationId, code, new Date()),
     });
+    const drivers = deps.drivers ?? new SqliteDriverDirectory(store);
+    this.events = deps.events ?? new RecentEvents(200);
+    this.sessions = new SessionObserver({ db: store, drivers, events: this.events, logger, ...(deps.now ? { now: deps.now } : {}) });
+    this.pipeline.add(this.sessions);
     for (const observer of observers) this.pipeline.add(observer);
-    const drivers = new SqliteDriverDirectory(store);
     const answerers = config.authorization.mode === 'local' ? [new LocalAuthorizer(drivers, logger), ...localAnswerers] : localAnswerers;
     this.listener = new StationListener({ config, pipeline: this.pipeline, localAnswerers: answerers, metrics: this.metrics, logger });
   }
 
   static async start(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
     const store = openStore(config.dataDir);
-    const gateway = new Gateway(config, store, deps.logger, deps.observers ?? [], deps.localAnswerers ?? []);
+    const gateway = new Gateway(config, store, deps.logger, deps);
     try {
       gateway.boundPorts = await gateway.listener.listen();
     } catch (error: unknown) {
@@ -130,7 +146,7 @@ export class Gateway {
       upstream: { url: this.config.upstream.url },
       cloudLink: this.config.mqtt ? 'configured (not yet implemented in this version)' : 'none (no mqtt configured)',
       stations,
-      counters: { ...this.metrics.snapshot(), observerFailures: this.pipeline.observerFailures, stationsConnected: stations.length },
+      counters: { ...this.metrics.snapshot(), ...this.sessions.counters.snapshot(), observerFailures: this.pipeline.observerFailures, stationsConnected: stations.length },
     };
   }
 

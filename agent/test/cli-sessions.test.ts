@@ -9,10 +9,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { normalizeBadge, type DriverDirectory, type DriverMatch } from '../src/drivers/driver-directory.js';
-import { RecentEvents } from '../src/sessions/recent-events.js';
-import { SessionObserver } from '../src/sessions/session-observer.js';
 import { DATABASE_FILE, openStore } from '../src/store/gateway-store.js';
-import { createLogger } from '../src/util/logger.js';
 import { connectStation, startCpms } from './helpers/ocpp-peers.js';
 import { startTestGateway, stationEndpoint } from './helpers/test-gateway.js';
 
@@ -67,8 +64,7 @@ t.test('sessions and stations from the database a gateway run filled, with the g
   t.teardown(() => cpms.close());
   const { configPath, dataDir } = writeConfig(t, cpms.url);
   const db = openStore(dataDir);
-  const observer = new SessionObserver({ db, drivers, events: new RecentEvents(), logger: createLogger('silent') });
-  const gateway = await startTestGateway(t, { upstreamUrl: cpms.url, observers: [observer], dataDir });
+  const gateway = await startTestGateway(t, { upstreamUrl: cpms.url, dataDir, drivers });
   t.teardown(() => db.close());
 
   const wallbox = await connectStation({ endpoint: stationEndpoint(gateway), identity: 'CP-A' });

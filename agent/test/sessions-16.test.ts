@@ -9,7 +9,7 @@ import { normalizeBadge, type DriverDirectory, type DriverMatch } from '../src/d
 import type { Gateway } from '../src/gateway.js';
 import type { SessionEvent } from '../src/sessions/gateway-events.js';
 import { RecentEvents } from '../src/sessions/recent-events.js';
-import { SessionObserver } from '../src/sessions/session-observer.js';
+import type { SessionObserver } from '../src/sessions/session-observer.js';
 import type { SessionRecord } from '../src/sessions/session-record.js';
 import { SessionRecords } from '../src/sessions/session-records.js';
 import { StationDetails } from '../src/sessions/station-details.js';
@@ -50,8 +50,8 @@ async function startRig(t: Test, upstreamUrl: string, drivers: DriverDirectory, 
   const logs: string[] = [];
   const logger = createLogger('info', { write: (line: string) => void logs.push(line) });
   const events = new RecentEvents();
-  const observer = new SessionObserver({ db, drivers, events, logger });
-  const gateway = await startTestGateway(t, { upstreamUrl, observers: [observer], dataDir });
+  const gateway = await startTestGateway(t, { upstreamUrl, dataDir, drivers, events, logger });
+  const observer = gateway.sessions;
   const close = async (): Promise<void> => {
     await gateway.close();
     db.close();

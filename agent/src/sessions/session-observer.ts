@@ -37,6 +37,8 @@ export interface SessionObserverDeps {
  */
 export class SessionObserver implements FrameObserver {
   readonly name = 'sessions';
+  /** Every action either version reads: the relay parses only these frames (and their answers) for this observer. */
+  readonly actions: ReadonlySet<string>;
   readonly counters = new SessionCounters();
   private readonly rules: Readonly<Record<OcppFamily, VersionRules>>;
   private readonly stations: StationTracker;
@@ -55,6 +57,7 @@ export class SessionObserver implements FrameObserver {
       now,
     };
     this.rules = { '1.6': new Ocpp16Rules(rulesDeps), '2.0.1': new Ocpp201Rules(rulesDeps) };
+    this.actions = new Set([...this.rules['1.6'].actions, ...this.rules['2.0.1'].actions]);
   }
 
   onStationConnected(station: StationInfo): void {

@@ -1,3 +1,4 @@
+import { StoreError } from '../errors.js';
 import type { SqliteDatabase } from '../store/gateway-store.js';
 import type { NewSession, SessionRecord } from './session-record.js';
 
@@ -76,13 +77,13 @@ export class SessionRecords {
 
   insert(session: NewSession, at: Date): SessionRecord {
     const row = this.insertStatement.get({ ...session, at: at.toISOString() });
-    if (!row) throw new Error('INSERT ... RETURNING gave no row');
+    if (!row) throw new StoreError(`session ${session.stationId}/${session.transactionId} was not stored`);
     return fromRow(row);
   }
 
   save(record: SessionRecord, at: Date): SessionRecord {
     const row = this.saveStatement.get({ ...record, at: at.toISOString() });
-    if (!row) throw new Error(`session ${record.sessionId} vanished`);
+    if (!row) throw new StoreError(`session ${record.sessionId} is no longer in the database`);
     return fromRow(row);
   }
 

@@ -1,6 +1,6 @@
 import type { Test } from 'tap';
 import type { GatewayConfig, StationConfig } from '../../src/config/gateway-config.js';
-import { Gateway } from '../../src/gateway.js';
+import { Gateway, type GatewayDeps } from '../../src/gateway.js';
 import type { FrameObserver } from '../../src/ocpp/frame-observer.js';
 import { createLogger } from '../../src/util/logger.js';
 import { join } from 'node:path';
@@ -20,6 +20,11 @@ export interface TestGatewayOptions {
   readonly observers?: readonly FrameObserver[];
   readonly dataDir?: string;
   readonly authorizationMode?: 'cpms' | 'local';
+  readonly drivers?: GatewayDeps['drivers'];
+  readonly events?: GatewayDeps['events'];
+  readonly now?: GatewayDeps['now'];
+  /** Default: silent unless PLEEVI_TEST_LOG names a level. */
+  readonly logger?: GatewayDeps['logger'];
 }
 
 /**
@@ -54,8 +59,14 @@ export async function startTestGateway(t: Test, options: TestGatewayOptions): Pr
     log: { level: 'silent' },
   };
   const level = process.env.PLEEVI_TEST_LOG;
-  const logger = createLogger(level === 'debug' || level === 'info' || level === 'warn' ? level : 'silent');
-  const gateway = await Gateway.start(config, { logger, ...(options.observers ? { observers: options.observers } : {}) });
+  const logger = options.logger ?? createLogger(level === 'debug' || level === 'info' || level === 'warn' ? level : 'silent');
+  const gateway = await Gateway.start(config, {
+    logger,
+    ...(options.observers ? { observers: options.observers } : {}),
+    ...(options.drivers ? { drivers: options.drivers } : {}),
+    ...(options.events ? { events: options.events } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
   t.teardown(() => gateway.close());
   return gateway;
 }
