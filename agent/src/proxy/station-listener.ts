@@ -166,6 +166,9 @@ export class StationListener {
       }
 
       this.chosenProtocols.set(request, upstream.protocol);
+      // The redial needs only these, not the whole request (kept alive for the link's life otherwise).
+      const stationAuthorization = request.headers.authorization;
+      const station = admission.station;
       this.websocketServer.handleUpgrade(request, socket, head, (stationSocket: WebSocket) => {
         const link = new StationLink({
           station: { stationId, protocol: upstream.protocol, remoteAddress },
@@ -176,8 +179,8 @@ export class StationListener {
             const again = await dialUpstream(config.upstream, {
               stationId,
               protocols: upstream.protocol ? [upstream.protocol] : [],
-              stationAuthorization: request.headers.authorization,
-              station: admission.station,
+              stationAuthorization,
+              station,
               timeoutMs: Math.max(1, Math.min(config.upstream.connectTimeoutMs, deadline - Date.now())),
             });
             if (again.protocol !== upstream.protocol) {
