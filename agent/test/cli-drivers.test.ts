@@ -1,37 +1,18 @@
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
+import { runCli, type CliRun } from './helpers/run-cli.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SqliteDriverDirectory } from '../src/drivers/driver-list-store.js';
 import { openStore } from '../src/store/gateway-store.js';
 
-// The real CLI, from dist/: run `npm run build` first (npm test does).
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = join(ROOT, 'agent/bin/pleevi-edge.js');
 
-interface Finished {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
-function runCli(args: readonly string[]): Promise<Finished> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 interface Site {
   readonly dir: string;
   readonly dataDir: string;
   /** Run `pleevi-edge drivers <args> --config <this site's config>`. */
-  drivers(...args: string[]): Promise<Finished>;
+  drivers(...args: string[]): Promise<CliRun>;
   /** Write a CSV file into the test folder and return its path. */
   file(name: string, content: string | Buffer): string;
 }

@@ -1,31 +1,14 @@
 import t from 'tap';
+import { CLI, ROOT, runCli, type CliRun } from './helpers/run-cli.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { connectStation, startCpms } from './helpers/ocpp-peers.js';
 import { waitUntil } from './helpers/wait-until.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = join(ROOT, 'agent/bin/pleevi-edge.js');
 
-interface Finished {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
-function runCli(args: readonly string[]): Promise<Finished> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 t.test('pleevi-edge run serves stations; status reads the live picture; SIGTERM stops it cleanly', async (t) => {
   const cpms = await startCpms({ onClient: (client) => client.handle('Heartbeat', () => ({ currentTime: new Date().toISOString() })) });
@@ -102,7 +85,7 @@ t.test('unknown commands are usage errors', async (t) => {
 });
 
 t.test('the README demo runs one round and exits 0', async (t) => {
-  const demo = await new Promise<Finished>((resolve) => {
+  const demo = await new Promise<CliRun>((resolve) => {
     const child = spawn(process.execPath, [join(ROOT, 'dist/scripts/demo.js'), '--once', '--port', '0'], { cwd: ROOT });
     let stdout = '';
     let stderr = '';

@@ -4,34 +4,16 @@
  * filled, while that gateway still runs (WAL) and after it stopped.
  */
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
+import { runCli } from './helpers/run-cli.js';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { normalizeBadge, type DriverDirectory, type DriverMatch } from '../src/drivers/driver-directory.js';
 import { DATABASE_FILE, openStore } from '../src/store/gateway-store.js';
 import { connectStation, startCpms } from './helpers/ocpp-peers.js';
 import { startTestGateway, stationEndpoint } from './helpers/test-gateway.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = join(ROOT, 'agent/bin/pleevi-edge.js');
 
-interface Finished {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
-function runCli(args: readonly string[]): Promise<Finished> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 async function json(args: readonly string[]): Promise<unknown> {
   const result = await runCli(args);

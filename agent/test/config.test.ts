@@ -1,18 +1,16 @@
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import forge from 'node-forge';
 import t from 'tap';
+import { runCli } from './helpers/run-cli.js';
 import type { CliIo } from '../src/cli/cli-io.js';
 import { configCheckCommand } from '../src/cli/config-check-command.js';
 import { DEFAULT_CONFIG_PATH, loadConfig, parseConfig, resolveConfigPath } from '../src/config/load-config.js';
 import { ConfigError, type ConfigProblem } from '../src/errors.js';
 import { hashPassword } from '../src/proxy/password-hash.js';
 
-const CLI = fileURLToPath(new URL('../bin/pleevi-edge.js', import.meta.url));
 const SECRET = 'S3cret-Station-Pw-0001';
 const UPSTREAM_SECRET = 'Upstream-Basic-Pw-0002';
 
@@ -59,20 +57,6 @@ function problemsOf(fn: () => unknown): readonly ConfigProblem[] {
   throw new Error('expected a ConfigError');
 }
 
-function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env['PATH'] ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
 
 const minimal = { upstream: { url: 'wss://cpms.example.com/ocpp' } };
 
@@ -410,13 +394,13 @@ t.test('pleevi-edge config check as a process', async (t) => {
     'server.key': server.key,
   });
 
-  const good = await runCli(['config', 'check', '--config', join(dir, 'good.json')]);
+  const good = await runCli(['config', 'check', '--config', join(dir, 'good.json')], { env: {} });
   t.equal(good.code, 0, good.stderr);
   t.match(good.stdout, `config OK: ${join(dir, 'good.json')}`);
   t.match(good.stdout, /wss:\/\/0\.0\.0\.0:8443\/ocpp\/<stationId>/);
   t.notMatch(good.stdout + good.stderr, SECRET);
 
-  const broken = await runCli(['config', 'check'], { PLEEVI_EDGE_CONFIG: join(dir, 'broken.json') });
+  const broken = await runCli(['config', 'check'], { env: { PLEEVI_EDGE_CONFIG: join(dir, 'broken.json') } });
   t.equal(broken.code, 2);
   t.equal(broken.stdout, '');
   for (const path of [
@@ -429,7 +413,7 @@ t.test('pleevi-edge config check as a process', async (t) => {
   }
   t.notMatch(broken.stderr, SECRET, 'the password is never printed');
 
-  const usage = await runCli(['config', 'check', '--verbose']);
+  const usage = await runCli(['config', 'check', '--verbose'], { env: {} });
   t.equal(usage.code, 2);
   t.match(usage.stderr, /Usage: pleevi-edge config check/);
 });

@@ -1,12 +1,10 @@
-import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { runCli } from './helpers/run-cli.js';
 import type { CliIo } from '../src/cli/cli-io.js';
 import { readFirstLine, runPasswordHash } from '../src/cli/password-hash-command.js';
 import { hashPassword, isValidPasswordHash, verifyPassword } from '../src/proxy/password-hash.js';
 
-const CLI = fileURLToPath(new URL('../bin/pleevi-edge.js', import.meta.url));
 const GOOD = 'correct-horse-battery-9';
 
 function captureIo(): { io: CliIo; stdout: () => string; stderr: () => string } {
@@ -23,18 +21,6 @@ function captureIo(): { io: CliIo; stdout: () => string; stderr: () => string } 
   };
 }
 
-function runCli(args: readonly string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '' }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
 
 t.test('hashPassword: format, parameters, fresh salt', async (t) => {
   const first = await hashPassword(GOOD);
@@ -138,16 +124,16 @@ t.test('password hash command in-process', async (t) => {
 });
 
 t.test('pleevi-edge password hash as a process', async (t) => {
-  const ok = await runCli(['password', 'hash'], `${GOOD}\n`);
+  const ok = await runCli(['password', 'hash'], { env: {}, input: `${GOOD}\n` });
   t.equal(ok.code, 0, ok.stderr);
   t.equal(await verifyPassword(GOOD, { passwordHash: ok.stdout.trim() }), true);
   t.notMatch(ok.stdout + ok.stderr, GOOD, 'the password is not echoed');
 
-  const empty = await runCli(['password', 'hash'], '');
+  const empty = await runCli(['password', 'hash'], { env: {}, input: '' });
   t.equal(empty.code, 2);
   t.match(empty.stderr, /empty password/);
 
-  const short = await runCli(['password', 'hash'], 'pw\n');
+  const short = await runCli(['password', 'hash'], { env: {}, input: 'pw\n' });
   t.equal(short.code, 0);
   t.match(short.stderr, /warning: the password has 2 characters/);
 });

@@ -3,11 +3,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CLI, ROOT } from './helpers/run-cli.js';
 import { waitUntil } from './helpers/wait-until.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = join(ROOT, 'agent/bin/pleevi-edge.js');
 const UNIT = join(ROOT, 'systemd/pleevi-edge.service');
 
 t.test('the unit file passes systemd-analyze verify without a warning', { skip: existsSync('/usr/bin/systemd-analyze') ? false : 'systemd-analyze not installed' }, async (t) => {

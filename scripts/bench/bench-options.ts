@@ -16,6 +16,8 @@ export interface BenchOptions {
   readonly memoryStations: number;
   /** Run the nginx columns when nginx is installed. */
   readonly nginx: boolean;
+  /** Drivers in the list of the driver lookup phase (0: skip it). */
+  readonly drivers: number;
   /** Let the bench CPMS accept the permessage-deflate the gateway offers upstream. */
   readonly cpmsDeflate: boolean;
   /** Write a V8 CPU profile of the gateway process during latency and throughput. */
@@ -27,6 +29,7 @@ export interface BenchOptions {
 }
 
 export const MAX_STATIONS = 2_000;
+const MAX_DRIVERS = 1_000_000;
 const MAX_SECONDS = 60;
 const MAX_RATE = 50_000;
 
@@ -43,11 +46,12 @@ with nginx's against the issue's targets.
   --warmup-seconds S     unmeasured load before the first round of each phase (default 1)
   --rounds R             split each phase in R rounds, the paths taking turns (default 5)
   --memory-stations M    stations held open to measure gateway memory (default 2000, max ${MAX_STATIONS})
+  --drivers N            drivers imported and looked up in the driver lookup phase (default 100000, 0 skips it)
   --no-nginx             skip the nginx columns
   --cpms-deflate         the bench CPMS accepts permessage-deflate (the gateway offers it)
   --wait-idle S          first wait up to S seconds for the machine to be idle (default 0)
   --cpu-prof             V8 CPU profile of the gateway into bench-results/profiles/, summarised at the end
-  --quick                smoke run: 50 stations, 2 s phases, 200 memory stations
+  --quick                smoke run: 50 stations, 2 s phases, 200 memory stations, 10000 drivers
   --help                 this text
 
 Figures go to stdout and to bench-results/latest.json.`;
@@ -66,6 +70,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     warmupSeconds: quick ? 0.5 : 1,
     rounds: quick ? 2 : 5,
     memoryStations: quick ? 200 : MAX_STATIONS,
+    drivers: quick ? 10_000 : 100_000,
     nginx: true,
     cpmsDeflate: false,
     cpuProfile: false,
@@ -102,6 +107,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         break;
       case '--memory-stations':
         values.memoryStations = integerIn(flag, next(), 1, MAX_STATIONS);
+        break;
+      case '--drivers':
+        values.drivers = integerIn(flag, next(), 0, MAX_DRIVERS);
         break;
       case '--no-nginx':
         values.nginx = false;

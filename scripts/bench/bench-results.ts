@@ -51,6 +51,46 @@ export interface MemoryRun {
   readonly afterGc: boolean;
 }
 
+/** Microseconds per call, each call timed alone (the timer's own cost subtracted). */
+export interface MicrosSummary {
+  readonly count: number;
+  /** Calls that found something. */
+  readonly hits: number;
+  readonly meanUs: number;
+  readonly p50Us: number;
+  readonly p90Us: number;
+  readonly p99Us: number;
+  readonly p999Us: number;
+  readonly maxUs: number;
+}
+
+export interface LookupFigures {
+  readonly known: MicrosSummary;
+  readonly unknown: MicrosSummary;
+  /** Known and unknown badges mixed, the whole loop timed once (no timer per call). */
+  readonly batchMeanUs: number;
+}
+
+/** Issue 3: the driver list import and the frame-path badge lookup. */
+export interface DriverLookupRun {
+  readonly drivers: number;
+  readonly csvBytes: number;
+  /** The SQLite file after the import (WAL checkpointed). */
+  readonly databaseBytes: number;
+  /** parseDriverCsv of the whole file (validation included). */
+  readonly csvParseMs: number;
+  /** importDrivers into an empty list: one transaction. */
+  readonly importMs: number;
+  /** The same list again: compared, nothing rewritten. */
+  readonly reimportMs: number;
+  readonly lookupsPerKind: number;
+  readonly timerOverheadNs: number;
+  /** SqliteDriverDirectory.lookup: one prepared primary-key probe. */
+  readonly sqlite: LookupFigures;
+  /** Baseline in the same run: Map.get(normalizeBadge(badge)) over the same badges. */
+  readonly map: LookupFigures;
+}
+
 export interface TargetVerdict {
   readonly target: string;
   readonly measured: string;
@@ -85,6 +125,8 @@ export interface BenchResults {
   readonly latency: readonly LatencyRun[];
   readonly throughput: readonly ThroughputRun[];
   readonly memory: readonly MemoryRun[];
+  /** Absent with --drivers 0. */
+  readonly driverLookup?: DriverLookupRun;
   /** Cores used by processes outside the bench during each load phase (a lower bound); above ~0.05 the figures are skewed. */
   readonly otherLoad: { readonly latencyCores: number; readonly throughputCores: number };
   readonly targets: readonly TargetVerdict[];

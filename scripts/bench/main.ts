@@ -13,6 +13,7 @@ import { BenchUsageError, parseBenchOptions, USAGE, type BenchOptions } from './
 import type { BenchResults, MachineInfo, MemoryRun } from './bench-results.js';
 import { Cleanup } from './cleanup.js';
 import { newestProfile, summarizeProfile } from './cpu-profile-summary.js';
+import { measureDriverLookup } from './driver-lookup-phase.js';
 import { NGINX_PATH, NginxProxy, nginxVersion } from './nginx-proxy.js';
 import { gatewayMeter, measureLatency, measureMemory, measureThroughput, nginxMeter, type BenchPath, type PhaseSettings } from './phases.js';
 import { machineBusy, openFileLimit, otherCores, otherProcessesCpu } from './proc-stat.js';
@@ -52,7 +53,8 @@ function machineInfo(busy: number | undefined): MachineInfo {
 /** The run's own deadline: generous for the flags given, so it always ends by itself. */
 function timeLimitMs(options: BenchOptions): number {
   const perPath = options.waitIdleSeconds / 3 + 2 * options.warmupSeconds + options.latencySeconds + options.throughputSeconds + options.rounds + 20;
-  return (180 + 3 * perPath) * 1000;
+  // The driver phase: about 2 s per 100,000 drivers here; allow ten times that.
+  return (180 + 3 * perPath + options.drivers / 5_000) * 1000;
 }
 
 function fdNotes(options: BenchOptions, limit: number | undefined): string[] {
@@ -172,6 +174,13 @@ async function run(options: BenchOptions, cleanup: Cleanup): Promise<BenchResult
       memory.push(await measureMemory({ name: 'nginx', url: `ws://127.0.0.1:${nginx.port}/ocpp`, proxy: nginxMeter(nginx) }, options.memoryStations, 'mem-nginx-'));
     }
 
+    let driverLookup: BenchResults['driverLookup'];
+    if (options.drivers > 0) {
+      // In this process, with every gateway stopped: CPU-bound, one core, no sockets.
+      progress(`driver lookup: importing ${options.drivers} drivers, then timing lookups`);
+      driverLookup = measureDriverLookup(options.drivers, options.drivers);
+    }
+
     notes.push(
       `one ${machine.cpus}-core machine runs the load generator, the CPMS and the proxy at once: in the throughput phase they compete for the cores, so "generator cores" and "cpms cores" show how much was left for the proxy`,
       'added p99 = p99 through the proxy minus p99 straight to the CPMS in the same run (tails cannot be paired call by call)',
@@ -184,6 +193,7 @@ async function run(options: BenchOptions, cleanup: Cleanup): Promise<BenchResult
     if (options.cpuProfile) notes.push('--cpu-prof: the profiler ran in the gateway during latency and throughput, so its CPU and throughput figures are somewhat worse than without it');
     const figures = { latency, throughput, memory };
     return {
+      ...(driverLookup ? { driverLookup } : {}),
       startedAt: startedAt.toISOString(),
       durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
       machine,

@@ -98,6 +98,42 @@ export function formatReport(results: BenchResults): string {
     if (nginx?.proxyCpuMicrosPerMessage !== undefined) out.push(`   nginx worker, same load: ${split(nginx)}`);
   }
 
+  const drivers = results.driverLookup;
+  if (drivers) {
+    const us = (value: number): string => (Number.isFinite(value) ? value.toFixed(2) : '-');
+    out.push(
+      '',
+      `5. Driver list: ${drivers.drivers} drivers, CSV ${(drivers.csvBytes / 1024 / 1024).toFixed(1)} MB, SQLite file ${(drivers.databaseBytes / 1024 / 1024).toFixed(1)} MB`,
+      `   CSV parse ${(drivers.csvParseMs / 1000).toFixed(2)} s + import ${(drivers.importMs / 1000).toFixed(2)} s = ${((drivers.csvParseMs + drivers.importMs) / 1000).toFixed(2)} s; the same list again ${(drivers.reimportMs / 1000).toFixed(2)} s (nothing rewritten)`,
+      `   badge lookup, ${drivers.lookupsPerKind} random badges per row, each timed alone (timer overhead ${drivers.timerOverheadNs.toFixed(0)} ns subtracted), us:`,
+    );
+    const gatewayUs = gatewayCpu?.proxyCpuMicrosPerMessage;
+    const row = (name: string, figures: typeof drivers.sqlite.known, base: typeof drivers.map.known): string[] => [
+      name,
+      us(figures.p50Us),
+      us(figures.p90Us),
+      us(figures.p99Us),
+      us(figures.p999Us),
+      us(figures.meanUs),
+      base.meanUs > 0 ? `${(figures.meanUs / base.meanUs).toFixed(0)}x` : '-',
+      gatewayUs === undefined || !Number.isFinite(gatewayUs) ? '-' : `${((figures.meanUs / gatewayUs) * 100).toFixed(0)}%`,
+    ];
+    out.push(
+      formatTable(
+        ['lookup', 'p50', 'p90', 'p99', 'p99.9', 'mean', 'vs Map.get', 'of gateway CPU per relayed message'],
+        [
+          row('SQLite, known badge', drivers.sqlite.known, drivers.map.known),
+          row('SQLite, unknown badge', drivers.sqlite.unknown, drivers.map.unknown),
+          row('Map.get, known', drivers.map.known, drivers.map.known),
+          row('Map.get, unknown', drivers.map.unknown, drivers.map.unknown),
+        ],
+      ).trimEnd(),
+      `   mixed known and unknown, loop timed once: SQLite ${us(drivers.sqlite.batchMeanUs)} us, Map.get ${us(drivers.map.batchMeanUs)} us per lookup (${(drivers.sqlite.batchMeanUs / drivers.map.batchMeanUs).toFixed(0)}x)${
+        gatewayUs === undefined || !Number.isFinite(gatewayUs) ? '' : `; the gateway spent ${us(gatewayUs)} us CPU per relayed message in the throughput phase`
+      }`,
+    );
+  }
+
   out.push('', 'Targets');
   out.push(
     formatTable(

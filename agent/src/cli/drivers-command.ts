@@ -8,16 +8,14 @@ import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { GatewayConfig } from '../config/gateway-config.js';
-import { loadConfig, resolveConfigPath } from '../config/load-config.js';
 import { parseDriverCsv } from '../drivers/driver-csv.js';
 import { normalizeBadge } from '../drivers/driver-directory.js';
 import { DriverImportError, type DriverListProblem } from '../drivers/driver-import-error.js';
 import { importDrivers, readDriverListMeta, SqliteDriverDirectory, type ImportResult } from '../drivers/driver-list-store.js';
-import { ConfigError } from '../errors.js';
 import { openStore, type SqliteDatabase } from '../store/gateway-store.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './cli-io.js';
 import { formatTable } from './format-table.js';
-import { printConfigProblems } from './print-config-problems.js';
+import { loadCliConfig } from './load-cli-config.js';
 
 const IMPORT_USAGE = `Usage: pleevi-edge drivers import FILE [--dry-run] [--merge] [--config FILE] [--json]
 
@@ -165,19 +163,6 @@ function parseFlags(name: string, usage: string, args: readonly string[], io: Cl
     return EXIT_OK;
   }
   return { flags: parsed.values, positionals: parsed.positionals };
-}
-
-function loadCliConfig(flag: string | undefined, io: CliIo): GatewayConfig | undefined {
-  const configPath = resolveConfigPath(flag, io.env);
-  try {
-    return loadConfig(configPath, io.env);
-  } catch (error: unknown) {
-    if (error instanceof ConfigError) {
-      printConfigProblems(io, configPath, error);
-      return undefined;
-    }
-    throw error;
-  }
 }
 
 function withStore<T>(config: GatewayConfig, use: (db: SqliteDatabase) => T): T {

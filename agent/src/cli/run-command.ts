@@ -1,12 +1,10 @@
 import { parseArgs } from 'node:util';
 import { startAdminServer } from '../admin/admin-server.js';
-import { loadConfig, resolveConfigPath } from '../config/load-config.js';
-import { ConfigError } from '../errors.js';
 import { Gateway } from '../gateway.js';
 import { createLogger } from '../util/logger.js';
 import { ServiceNotifier } from '../util/service-notifier.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
-import { printConfigProblems } from './print-config-problems.js';
+import { loadCliConfig } from './load-cli-config.js';
 
 /** `pleevi-edge run`: the daemon. Stops cleanly on SIGTERM / SIGINT. */
 export const runCommand: CliCommand = async (args, io) => {
@@ -17,17 +15,8 @@ export const runCommand: CliCommand = async (args, io) => {
     io.stderr.write(`pleevi-edge run: ${error instanceof Error ? error.message : String(error)}\n`);
     return EXIT_USAGE;
   }
-  const configPath = resolveConfigPath(flags.config, io.env);
-  let config;
-  try {
-    config = loadConfig(configPath, io.env);
-  } catch (error: unknown) {
-    if (error instanceof ConfigError) {
-      printConfigProblems(io, configPath, error);
-      return EXIT_USAGE;
-    }
-    throw error;
-  }
+  const config = loadCliConfig(flags.config, io);
+  if (!config) return EXIT_USAGE;
 
   const logger = createLogger(config.log.level);
   const gateway = await Gateway.start(config, { logger });

@@ -1,15 +1,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { GatewayConfig } from '../config/gateway-config.js';
-import { loadConfig, resolveConfigPath } from '../config/load-config.js';
-import { ConfigError } from '../errors.js';
 import type { SessionRecord } from '../sessions/session-record.js';
 import { SessionRecords } from '../sessions/session-records.js';
 import { DATABASE_FILE, openStore } from '../store/gateway-store.js';
 import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
 import { formatTable } from './format-table.js';
-import { printConfigProblems } from './print-config-problems.js';
+import { loadCliConfig } from './load-cli-config.js';
 
 const SESSIONS_USAGE = `Usage: pleevi-edge sessions [--active] [--json] [--limit N] [--config FILE]
 
@@ -53,17 +50,8 @@ export const sessionsCommand: CliCommand = async (args, io) => {
     io.stderr.write(`pleevi-edge sessions: --limit wants a whole number, got "${flags.limit ?? ''}"\n\n${SESSIONS_USAGE}`);
     return EXIT_USAGE;
   }
-  const configPath = resolveConfigPath(flags.config, io.env);
-  let config: GatewayConfig;
-  try {
-    config = loadConfig(configPath, io.env);
-  } catch (error: unknown) {
-    if (error instanceof ConfigError) {
-      printConfigProblems(io, configPath, error);
-      return EXIT_USAGE;
-    }
-    throw error;
-  }
+  const config = loadCliConfig(flags.config, io);
+  if (!config) return EXIT_USAGE;
 
   const activeOnly = flags.active === true;
   const sessions = readSessions(config.dataDir, activeOnly, limit);

@@ -1,14 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { GatewayConfig } from '../config/gateway-config.js';
-import { loadConfig, resolveConfigPath } from '../config/load-config.js';
-import { ConfigError } from '../errors.js';
 import { StationDetails, type ConnectorStatus, type StationDetail } from '../sessions/station-details.js';
 import { DATABASE_FILE, openStore } from '../store/gateway-store.js';
 import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
 import { formatTable } from './format-table.js';
-import { printConfigProblems } from './print-config-problems.js';
+import { loadCliConfig } from './load-cli-config.js';
 
 const STATIONS_USAGE = `Usage: pleevi-edge stations [--json] [--config FILE]
 
@@ -37,17 +34,8 @@ export const stationsCommand: CliCommand = async (args, io) => {
     io.stdout.write(STATIONS_USAGE);
     return EXIT_OK;
   }
-  const configPath = resolveConfigPath(flags.config, io.env);
-  let config: GatewayConfig;
-  try {
-    config = loadConfig(configPath, io.env);
-  } catch (error: unknown) {
-    if (error instanceof ConfigError) {
-      printConfigProblems(io, configPath, error);
-      return EXIT_USAGE;
-    }
-    throw error;
-  }
+  const config = loadCliConfig(flags.config, io);
+  if (!config) return EXIT_USAGE;
 
   const stations = readStations(config.dataDir);
   if (flags.json) {

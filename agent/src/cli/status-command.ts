@@ -1,10 +1,8 @@
 import { parseArgs } from 'node:util';
 import { adminGet } from '../admin/admin-client.js';
-import { loadConfig, resolveConfigPath } from '../config/load-config.js';
-import { ConfigError } from '../errors.js';
 import type { GatewayStatus } from '../gateway.js';
 import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
-import { printConfigProblems } from './print-config-problems.js';
+import { loadCliConfig } from './load-cli-config.js';
 import { formatTable } from './format-table.js';
 
 /** `pleevi-edge status`: the live picture, from the running daemon over the admin socket. */
@@ -16,17 +14,8 @@ export const statusCommand: CliCommand = async (args, io) => {
     io.stderr.write(`pleevi-edge status: ${error instanceof Error ? error.message : String(error)}\n`);
     return EXIT_USAGE;
   }
-  const configPath = resolveConfigPath(flags.config, io.env);
-  let config;
-  try {
-    config = loadConfig(configPath, io.env);
-  } catch (error: unknown) {
-    if (error instanceof ConfigError) {
-      printConfigProblems(io, configPath, error);
-      return EXIT_USAGE;
-    }
-    throw error;
-  }
+  const config = loadCliConfig(flags.config, io);
+  if (!config) return EXIT_USAGE;
   const status = (await adminGet(config.admin.socket, '/v1/status')) as GatewayStatus;
   if (flags.json) {
     io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
