@@ -16,6 +16,10 @@ import { parseConfig } from '../agent/src/config/load-config.js';
 import { Gateway } from '../agent/src/gateway.js';
 import type { FrameEvent, FrameObserver } from '../agent/src/ocpp/frame-observer.js';
 import { createLogger } from '../agent/src/util/logger.js';
+import { parseDriverCsvText } from '../agent/src/drivers/driver-csv.js';
+import { importDrivers } from '../agent/src/drivers/driver-list-store.js';
+import { SessionRecords } from '../agent/src/sessions/session-records.js';
+import { openStore } from '../agent/src/store/gateway-store.js';
 import { startDemoCpms } from './demo/demo-cpms.js';
 import { runStation16, runStation201 } from './demo/demo-stations.js';
 
@@ -42,6 +46,10 @@ const printer: FrameObserver = {
 async function main(): Promise<void> {
   const cpms = await startDemoCpms();
   const dataDir = mkdtempSync(join(tmpdir(), 'pleevi-edge-demo-'));
+  // The site's driver list (what `pleevi-edge drivers import FILE` loads): BADGE-0002 is left off on purpose.
+  const seed = openStore(dataDir);
+  importDrivers(seed, parseDriverCsvText('email;badge_ids\nana@example.com;BADGE-0001\nchris@example.com;"badge-0003, BADGE-0033"\n').rows, { mode: 'replace', source: 'demo' });
+  seed.close();
   const build = (port: number) =>
     parseConfig(
       {
@@ -92,6 +100,12 @@ async function main(): Promise<void> {
   console.log(`\nframes seen: ${status.counters.framesFromStations} from stations, ${status.counters.framesFromCpms} from the CPMS; malformed: ${status.counters.malformedFrames}; gateway calls: ${status.counters.gatewayCalls}`);
   console.log(`stations connected: ${status.stations.map((s) => `${s.stationId} (${s.protocol})`).join(', ')}`);
   console.log(`frames the CPMS received from stations: ${cpms.receivedCalls()} calls; it saw the gateway's own call: ${cpms.sawGatewayTraffic() ? 'YES (bug)' : 'no'}`);
+
+  console.log('\nsessions identified from the frames (pleevi-edge sessions):');
+  for (const session of new SessionRecords(gateway.store).list()) {
+    const energy = session.energyWh === null ? '' : `, ${session.energyWh} Wh`;
+    console.log(`  ${session.stationId.padEnd(10)} tx ${session.transactionId.padEnd(14)} badge ${session.idTag ?? '-'} -> ${session.driverEmail ?? 'unknown driver'} (${session.state}${energy})`);
+  }
 
   if (flags.once) {
     for (const station of stations) await station.close();

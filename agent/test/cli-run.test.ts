@@ -96,4 +96,6 @@ t.test('the README demo runs one round and exits 0', async (t) => {
   t.equal(demo.code, 0, demo.stderr);
   t.match(demo.stdout, /it saw the gateway's own call: no/);
   t.match(demo.stdout, /malformed: 0/);
+  t.match(demo.stdout, /BADGE-0001 -> ana@example\.com/, 'a session identified from the driver list');
+  t.match(demo.stdout, /BADGE-0002 -> unknown driver/, 'an unknown badge stays unknown');
 });

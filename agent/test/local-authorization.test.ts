@@ -1,4 +1,7 @@
 import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli } from './helpers/run-cli.js';
 import { parseDriverCsvText } from '../src/drivers/driver-csv.js';
 import { importDrivers } from '../src/drivers/driver-list-store.js';
 import { openStore } from '../src/store/gateway-store.js';
@@ -72,4 +75,26 @@ t.test('cpms mode: Authorize goes to the CPMS', async (t) => {
   const answer = (await station.call('Authorize', { idTag: '04A1B2C3' })) as { idTagInfo: { status: string } };
   t.equal(answer.idTagInfo.status, 'Blocked', 'the CPMS decided');
   t.equal(seen, 1);
+});
+
+t.test('a driver list imported by the CLI while the daemon runs is used at once, without a restart', async (t) => {
+  const cpms = await startCpms({ protocols: ['ocpp1.6'] });
+  t.teardown(() => cpms.close());
+  const dataDir = t.testdir();
+  const gateway = await startTestGateway(t, { upstreamUrl: cpms.url, dataDir, authorizationMode: 'local' });
+  const station = await connectStation({ endpoint: stationEndpoint(gateway), identity: 'CP-LIVE' });
+  t.teardown(() => station.close({ force: true }));
+  const status = async (badge: string): Promise<string> => ((await station.call('Authorize', { idTag: badge })) as { idTagInfo: { status: string } }).idTagInfo.status;
+  t.equal(await status('CAFE0001'), 'Invalid', 'not on the (empty) list yet');
+
+  const configPath = join(dataDir, 'config.json');
+  writeFileSync(configPath, JSON.stringify({ dataDir, upstream: { url: cpms.url } }));
+  const csvPath = join(dataDir, 'drivers.csv');
+  writeFileSync(csvPath, '\uFEFFEmail;Badge ID(s)\r\nbo@example.com;"CAFE0001, CAFE0002"\r\n');
+  const imported = await runCli(['drivers', 'import', csvPath, '--config', configPath]);
+  t.equal(imported.code, 0, imported.stderr);
+
+  t.equal(await status('cafe0001'), 'Accepted', 'the running gateway sees the new list');
+  const lookup = await runCli(['drivers', 'lookup', ' cafe0002 ', '--config', configPath]);
+  t.match(lookup.stdout, /bo@example\.com/);
 });
