@@ -8,7 +8,7 @@ import { RelayMetrics } from './proxy/relay-metrics.js';
 import { LocalAuthorizer } from './drivers/local-authorizer.js';
 import { SqliteDriverDirectory } from './drivers/driver-list-store.js';
 import type { DriverDirectory } from './drivers/driver-directory.js';
-import type { GatewayEventSink } from './sessions/gateway-events.js';
+import type { GatewayEvent, GatewayEventSink } from './sessions/gateway-events.js';
 import { RecentEvents } from './sessions/recent-events.js';
 import { SessionObserver } from './sessions/session-observer.js';
 import { StationListener } from './proxy/station-listener.js';
@@ -50,6 +50,8 @@ export interface GatewayStatus {
   readonly cloudLink: string;
   readonly stations: readonly StationStatus[];
   readonly counters: Record<string, number>;
+  /** The latest session and station events, newest last (what the cloud link will publish). */
+  readonly recentEvents: readonly GatewayEvent[];
 }
 
 /**
@@ -63,6 +65,8 @@ export class Gateway {
   /** Sessions and station details, built from the frames going by (issue 3). */
   readonly sessions: SessionObserver;
   readonly events: GatewayEventSink;
+  /** The last events, for `status` (kept alongside any other sink). */
+  private readonly recentEvents = new RecentEvents(50);
   private readonly listener: StationListener;
   private boundPorts: { port: number; tlsPort?: number } = { port: 0 };
 
@@ -82,7 +86,15 @@ export class Gateway {
       onStationDisconnected: (station, code) => records.disconnected(station.stationId, code, new Date()),
     });
     const drivers = deps.drivers ?? new SqliteDriverDirectory(store);
-    this.events = deps.events ?? new RecentEvents(200);
+    const sink = deps.events;
+    this.events = sink
+      ? {
+          emit: (event) => {
+            this.recentEvents.emit(event);
+            sink.emit(event);
+          },
+        }
+      : this.recentEvents;
     this.sessions = new SessionObserver({ db: store, drivers, events: this.events, logger, ...(deps.now ? { now: deps.now } : {}) });
     this.pipeline.add(this.sessions);
     for (const observer of observers) this.pipeline.add(observer);
@@ -147,6 +159,7 @@ export class Gateway {
       cloudLink: this.config.mqtt ? 'configured (not yet implemented in this version)' : 'none (no mqtt configured)',
       stations,
       counters: { ...this.metrics.snapshot(), ...this.sessions.counters.snapshot(), observerFailures: this.pipeline.observerFailures, stationsConnected: stations.length },
+      recentEvents: this.recentEvents.list().slice(-20),
     };
   }
 

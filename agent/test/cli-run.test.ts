@@ -50,6 +50,7 @@ t.test('pleevi-edge run serves stations; status reads the live picture; SIGTERM 
   t.equal(after.code, 0);
   t.match(after.stdout, /stations connected: 1/);
   t.match(after.stdout, /CP-CLI\s+ocpp1\.6\s+open/);
+  t.match(after.stdout, /recent events[^\n]*\n\s+station\s+connected\s+CP-CLI/, 'the station event is visible in status');
 
   await station.close();
   daemon.kill('SIGTERM');

@@ -43,5 +43,15 @@ export const statusCommand: CliCommand = async (args, io) => {
       ),
     );
   }
+  if (status.recentEvents.length > 0) {
+    io.stdout.write('\nrecent events (newest last):\n');
+    for (const { topic, payload } of status.recentEvents.slice(-10)) {
+      const detail =
+        topic === 'session'
+          ? `tx ${payload.transactionId} badge ${payload.idTag ?? '-'} driver ${payload.driver?.email ?? 'unknown'}`
+          : '';
+      io.stdout.write(`  ${topic.padEnd(8)} ${payload.event.padEnd(12)} ${payload.stationId}  ${detail}\n`.trimEnd() + '\n');
+    }
+  }
   return EXIT_OK;
 };
