@@ -138,6 +138,10 @@ export class Gateway {
     return this.listener.links.has(stationId);
   }
 
+  protocolOf(stationId: string): string | undefined {
+    return this.listener.links.get(stationId)?.info.protocol;
+  }
+
   status(): GatewayStatus {
     const stations = [...this.listener.links.values()].map((link) => ({
       stationId: link.stationId,

@@ -37,6 +37,29 @@ t.test('relays oddly formatted, non-ASCII and binary frames byte for byte, both 
   t.equal(gateway.metrics.malformedFrames, 1, 'only the binary frame counts as malformed OCPP-J');
 });
 
+t.test('frames toward the station arrive byte for byte and in order at every length encoding', async (t) => {
+  // RFC 6455 section 5.2: 7-bit lengths up to 125, 16-bit up to 65535, 64-bit beyond;
+  // small frames are framed by the link itself, large ones by ws.
+  const cpms = await startRawCpms();
+  t.teardown(() => cpms.close());
+  const gateway = await startTestGateway(t, { upstreamUrl: cpms.url });
+  const arriving = cpms.nextConnection();
+  const station = await connectRawStation(`${stationEndpoint(gateway)}/CP-LENGTHS`);
+  t.teardown(() => station.socket.terminate());
+  const atCpms = await arriving;
+  const sizes = [0, 1, 125, 126, 127, 16_383, 16_384, 16_385, 65_535, 65_536, 70_000];
+  const frames = sizes.map((size, index) => {
+    const text = Buffer.alloc(size, 0x61 + (index % 26));
+    return { data: index % 3 === 2 ? text.map((byte, at) => (byte + at) & 0xff) : text, isBinary: index % 3 === 2 };
+  });
+  for (const frame of frames) atCpms.socket.send(frame.data, { binary: frame.isBinary });
+  const back = await station.waitFor(frames.length);
+  frames.forEach((frame, index) => {
+    t.ok(back[index]?.data.equals(frame.data), `${sizes[index]}-byte frame arrived byte-identical`);
+    t.equal(back[index]?.isBinary, frame.isBinary, `${sizes[index]}-byte frame kept its type`);
+  });
+});
+
 t.test('frames sent the instant each socket opens are neither lost nor reordered', async (t) => {
   const greeting = Array.from({ length: 5 }, (_, i) => `[2,"g${i}","TriggerMessage",{"requestedMessage":"StatusNotification"}]`);
   const cpms = await startRawCpms({ greeting });

@@ -34,6 +34,12 @@ export interface StationLinkOptions {
   readonly onClosed: (link: StationLink) => void;
 }
 
+/** A frame as far as it was read: `parsed` false means only its header is real (payload not parsed). */
+interface InspectedFrame {
+  readonly frame: OcppFrame;
+  readonly parsed: boolean;
+}
+
 function headerOnlyFrame(header: FrameHeader): OcppFrame {
   const { messageType, id, action } = header;
   if (messageType === 2 && action !== undefined) return { messageType, id, action, payload: undefined };
@@ -42,10 +48,6 @@ function headerOnlyFrame(header: FrameHeader): OcppFrame {
   if (messageType === 4 || messageType === 5) return { messageType, id, errorCode: '', errorDescription: '', errorDetails: undefined };
   return { messageType, id, unknownType: true };
 }
-
-/** ws send options, shared by every frame rather than allocated per frame (ws copies them). */
-const TEXT_MESSAGE = { binary: false } as const;
-const BINARY_MESSAGE = { binary: true } as const;
 
 interface HeldFrame {
   readonly data: Buffer;
@@ -84,8 +86,6 @@ export class StationLink {
   private outageStartedAt = 0;
   private stationAlive = true;
   private upstreamAlive = true;
-  /** Set by `inspect`: whether the frame it returned was parsed past its header (false: only the header is real). */
-  private inspectedBody = false;
   private readonly logger: Logger;
 
   constructor(private readonly options: StationLinkOptions) {
@@ -203,9 +203,9 @@ export class StationLink {
     const metrics = this.options.metrics;
     metrics.framesFromStations += 1;
     metrics.bytesFromStations += data.length;
-    const frame = this.inspect(data, isBinary, 'station');
-    if (frame) {
-      const parsed = this.inspectedBody;
+    const inspected = this.inspect(data, isBinary, 'station', (header) => this.stationFrameNeedsBody(header));
+    if (inspected) {
+      const { frame, parsed } = inspected;
       let answers: CallFrame | undefined;
       if (isReply(frame)) {
         const owner = this.lane.takeStationReply(frame);
@@ -242,35 +242,29 @@ export class StationLink {
     const metrics = this.options.metrics;
     metrics.framesFromCpms += 1;
     metrics.bytesFromCpms += data.length;
-    const frame = this.inspect(data, isBinary, 'cpms');
-    if (frame && isCall(frame)) {
-      this.cpmsCallsInFlight.set(frame.id, frame);
-      if (this.inspectedBody) this.emitFrame('cpms', frame, undefined);
-      this.lane.submitCpmsCall(frame.id, () => this.sendToStation(data, isBinary));
+    const inspected = this.inspect(data, isBinary, 'cpms', (header) => this.cpmsFrameNeedsBody(header));
+    if (inspected && isCall(inspected.frame)) {
+      const call = inspected.frame;
+      this.cpmsCallsInFlight.set(call.id, call);
+      if (inspected.parsed) this.emitFrame('cpms', call, undefined);
+      this.lane.submitCpmsCall(call.id, () => this.sendToStation(data, isBinary));
       return;
     }
-    if (frame) {
-      const parsed = this.inspectedBody;
+    if (inspected) {
       let answers: CallFrame | undefined;
-      if (isReply(frame)) {
-        const entry = this.stationCallsInFlight.get(frame.id);
-        if (entry !== undefined) {
-          answers = entry.call;
-          this.stationCallsInFlight.delete(frame.id);
-        }
+      if (isReply(inspected.frame)) {
+        answers = this.stationCallsInFlight.get(inspected.frame.id)?.call;
+        this.stationCallsInFlight.delete(inspected.frame.id);
       }
-      if (parsed) this.emitFrame('cpms', frame, answers);
+      if (inspected.parsed) this.emitFrame('cpms', inspected.frame, answers);
     }
     this.sendToStation(data, isBinary);
   }
 
   /** Only frames someone looks at are parsed past their header: the answers to the gateway, and the actions observers asked for. */
   private stationFrameNeedsBody(header: FrameHeader): boolean {
-    const action = header.action;
-    if (action !== undefined) {
-      if (this.options.pipeline.wantsAction(action)) return true;
-      for (const answerer of this.options.localAnswerers) if (answerer.actions.has(action)) return true;
-      return false;
+    if (header.action !== undefined) {
+      return this.options.pipeline.wantsAction(header.action) || this.options.localAnswerers.some((answerer) => answerer.actions.has(header.action ?? ''));
     }
     if (this.lane.ownsReply(header.id)) return true;
     const call = this.cpmsCallsInFlight.get(header.id);
@@ -310,19 +304,14 @@ export class StationLink {
    * or whose body does not parse when parsed, is counted as malformed (and
    * still relayed by the caller).
    */
-  private inspect(data: Buffer, isBinary: boolean, origin: FrameOrigin): OcppFrame | undefined {
-    this.inspectedBody = false;
+  private inspect(data: Buffer, isBinary: boolean, origin: FrameOrigin, needsBody: (header: FrameHeader) => boolean): InspectedFrame | undefined {
     if (isBinary) return this.malformed(origin, 'binary frame (OCPP-J is text)', data.length);
     const scanned = scanFrameHeader(data);
     if (scanned && !scanned.ok) return this.malformed(origin, scanned.reason, data.length);
-    if (scanned) {
-      const needsBody = origin === 'station' ? this.stationFrameNeedsBody(scanned.header) : this.cpmsFrameNeedsBody(scanned.header);
-      if (!needsBody) return headerOnlyFrame(scanned.header);
-    }
+    if (scanned && !needsBody(scanned.header)) return { frame: headerOnlyFrame(scanned.header), parsed: false };
     const result = parseFrame(data.toString('utf8'));
     if (!result.ok) return this.malformed(origin, result.reason, data.length);
-    this.inspectedBody = true;
-    return result.frame;
+    return { frame: result.frame, parsed: true };
   }
 
   private malformed(origin: FrameOrigin, reason: string, bytes: number): undefined {
@@ -341,7 +330,7 @@ export class StationLink {
   private sendToStation(data: Buffer, isBinary: boolean): void {
     const station = this.options.stationSocket;
     if (station.readyState !== station.OPEN) return;
-    station.send(data, isBinary ? BINARY_MESSAGE : TEXT_MESSAGE);
+    station.send(data, { binary: isBinary });
     if (station.bufferedAmount > this.options.maxBufferedBytes) this.closeSlowPeer('station');
   }
 
@@ -351,7 +340,7 @@ export class StationLink {
       this.hold(data, isBinary);
       return;
     }
-    upstream.send(data, isBinary ? BINARY_MESSAGE : TEXT_MESSAGE);
+    upstream.send(data, { binary: isBinary });
     if (upstream.bufferedAmount > this.options.maxBufferedBytes) this.closeSlowPeer('cpms');
   }
 

@@ -77,10 +77,25 @@ export interface StationStatusEvent extends StationEventBase {
 
 export type StationEvent = StationConnectedEvent | StationDisconnectedEvent | StationBootEvent | StationStatusEvent;
 
+/** CONTRACT section 5 `P/events/schedule`: what happened to a cloud schedule on a station. */
+export interface ScheduleEvent {
+  readonly event: 'applied' | 'rejected' | 'failed' | 'reapplied' | 'cleared' | 'expired';
+  readonly scheduleId: string;
+  readonly stationId: string;
+  readonly connectorId: number;
+  /** The charging profile id the gateway used (from `smartCharging.profileIdBase`). */
+  readonly profileId: number;
+  /** The station's answer (`Accepted`, `Rejected`, ...), null when none came. */
+  readonly status: string | null;
+  /** Why, in words, for failed / rejected / reapplied / expired. */
+  readonly reason: string | null;
+}
+
 /** An event and the topic it goes to (`P/events/<topic>`). */
 export type GatewayEvent =
   | { readonly topic: 'session'; readonly payload: SessionEvent }
-  | { readonly topic: 'station'; readonly payload: StationEvent };
+  | { readonly topic: 'station'; readonly payload: StationEvent }
+  | { readonly topic: 'schedule'; readonly payload: ScheduleEvent };
 
 /**
  * Where the observers put their events: the MQTT outbox in production, an
