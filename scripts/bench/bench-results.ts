@@ -89,6 +89,8 @@ export interface DriverLookupRun {
   readonly sqlite: LookupFigures;
   /** Baseline in the same run: Map.get(normalizeBadge(badge)) over the same badges. */
   readonly map: LookupFigures;
+  /** Cores used by other processes during the phase; above ~0.05 its figures are skewed. */
+  readonly otherCores?: number;
 }
 
 export interface TargetVerdict {

@@ -178,7 +178,12 @@ async function run(options: BenchOptions, cleanup: Cleanup): Promise<BenchResult
     if (options.drivers > 0) {
       // In this process, with every gateway stopped: CPU-bound, one core, no sockets.
       progress(`driver lookup: importing ${options.drivers} drivers, then timing lookups`);
-      driverLookup = measureDriverLookup(options.drivers, options.drivers);
+      const before = otherProcessesCpu(process.pid);
+      const startedMs = Date.now();
+      const figures = measureDriverLookup(options.drivers, options.drivers);
+      const cores = Math.round(otherCores(before, otherProcessesCpu(process.pid), (Date.now() - startedMs) / 1000) * 100) / 100;
+      driverLookup = { ...figures, otherCores: cores };
+      if (cores > OTHER_LOAD_WARNING) notes.push(`other processes used ${cores} cores during the driver list phase: its times and lookup tails are skewed`);
     }
 
     notes.push(

@@ -103,7 +103,9 @@ export function formatReport(results: BenchResults): string {
     const us = (value: number): string => (Number.isFinite(value) ? value.toFixed(2) : '-');
     out.push(
       '',
-      `5. Driver list: ${drivers.drivers} drivers, CSV ${(drivers.csvBytes / 1024 / 1024).toFixed(1)} MB, SQLite file ${(drivers.databaseBytes / 1024 / 1024).toFixed(1)} MB`,
+      `5. Driver list: ${drivers.drivers} drivers, CSV ${(drivers.csvBytes / 1024 / 1024).toFixed(1)} MB, SQLite file ${(drivers.databaseBytes / 1024 / 1024).toFixed(1)} MB${
+        drivers.otherCores === undefined ? '' : `; other processes used ${drivers.otherCores} cores meanwhile`
+      }`,
       `   CSV parse ${(drivers.csvParseMs / 1000).toFixed(2)} s + import ${(drivers.importMs / 1000).toFixed(2)} s = ${((drivers.csvParseMs + drivers.importMs) / 1000).toFixed(2)} s; the same list again ${(drivers.reimportMs / 1000).toFixed(2)} s (nothing rewritten)`,
       `   badge lookup, ${drivers.lookupsPerKind} random badges per row, each timed alone (timer overhead ${drivers.timerOverheadNs.toFixed(0)} ns subtracted), us:`,
     );
