@@ -11,6 +11,10 @@ import type { DriverDirectory } from './drivers/driver-directory.js';
 import type { GatewayEvent, GatewayEventSink } from './sessions/gateway-events.js';
 import { RecentEvents } from './sessions/recent-events.js';
 import { SessionObserver } from './sessions/session-observer.js';
+import { CloudLink } from './cloud/cloud-link.js';
+import { ScheduleService } from './schedules/schedule-service.js';
+import { scheduleCommandHandlers } from './schedules/schedule-commands.js';
+import type { MqttLinkStatus } from './cloud/mqtt-link.js';
 import { StationListener } from './proxy/station-listener.js';
 import { openStore, type SqliteDatabase } from './store/gateway-store.js';
 import { StationRecords } from './store/station-records.js';
@@ -28,6 +32,8 @@ export interface GatewayDeps {
   /** Where session and station events go; default: the last 200 kept in memory (the cloud link replaces this). */
   readonly events?: GatewayEventSink;
   readonly now?: () => Date;
+  /** How long after a connect schedules wait for a BootNotification before re-applying (default 2 s). */
+  readonly scheduleSettleMs?: number;
 }
 
 export interface StationStatus {
@@ -47,7 +53,8 @@ export interface GatewayStatus {
   readonly uptimeS: number;
   readonly listen: { readonly port: number; readonly tlsPort?: number; readonly path: string };
   readonly upstream: { readonly url: string };
-  readonly cloudLink: string;
+  /** The MQTT link's state, or a sentence when no `mqtt` is configured. */
+  readonly cloudLink: MqttLinkStatus | string;
   readonly stations: readonly StationStatus[];
   readonly counters: Record<string, number>;
   /** The latest session and station events, newest last (what the cloud link will publish). */
@@ -67,6 +74,10 @@ export class Gateway {
   readonly events: GatewayEventSink;
   /** The last events, for `status` (kept alongside any other sink). */
   private readonly recentEvents = new RecentEvents(50);
+  /** Outbox, command dispatcher and MQTT link; only with `mqtt` configured. */
+  readonly cloud: CloudLink | undefined;
+  /** Smart-charging schedules from the cloud, applied through the call lane (issue 4). */
+  readonly schedules: ScheduleService;
   private readonly listener: StationListener;
   private boundPorts: { port: number; tlsPort?: number } = { port: 0 };
 
@@ -86,7 +97,8 @@ export class Gateway {
       onStationDisconnected: (station, code) => records.disconnected(station.stationId, code, new Date()),
     });
     const drivers = deps.drivers ?? new SqliteDriverDirectory(store);
-    const sink = deps.events;
+    this.cloud = config.mqtt ? new CloudLink({ config: config.mqtt, gatewayId: config.gatewayId, store, logger, startedAt: this.startedAt, counters: () => this.cloudCounters() }) : undefined;
+    const sink = deps.events ?? this.cloud?.outbox;
     this.events = sink
       ? {
           emit: (event) => {
@@ -97,6 +109,17 @@ export class Gateway {
       : this.recentEvents;
     this.sessions = new SessionObserver({ db: store, drivers, events: this.events, logger, ...(deps.now ? { now: deps.now } : {}) });
     this.pipeline.add(this.sessions);
+    this.schedules = new ScheduleService({
+      db: store,
+      caller: this,
+      events: this.events,
+      config: config.smartCharging,
+      logger: logger.child({ feature: 'schedules' }),
+      ...(deps.now ? { now: deps.now } : {}),
+      ...(deps.scheduleSettleMs !== undefined ? { connectSettleMs: deps.scheduleSettleMs } : {}),
+    });
+    this.pipeline.add(this.schedules);
+    for (const handler of scheduleCommandHandlers(this.schedules)) this.cloud?.register(handler);
     for (const observer of observers) this.pipeline.add(observer);
     const answerers = config.authorization.mode === 'local' ? [new LocalAuthorizer(drivers, logger), ...localAnswerers] : localAnswerers;
     this.listener = new StationListener({ config, pipeline: this.pipeline, localAnswerers: answerers, metrics: this.metrics, logger });
@@ -112,6 +135,9 @@ export class Gateway {
       store.close();
       throw error;
     }
+    gateway.schedules.start();
+    gateway.cloud?.start();
+    if (!gateway.cloud) deps.logger.info('no mqtt configured: running without a cloud link');
     deps.logger.info(
       { gatewayId: config.gatewayId, version: GATEWAY_VERSION, port: gateway.boundPorts.port, tlsPort: gateway.boundPorts.tlsPort, upstream: config.upstream.url },
       'gateway started',
@@ -160,15 +186,27 @@ export class Gateway {
       uptimeS: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       listen: { port: this.port, ...(this.tlsPort ? { tlsPort: this.tlsPort } : {}), path: this.config.listen.path },
       upstream: { url: this.config.upstream.url },
-      cloudLink: this.config.mqtt ? 'configured (not yet implemented in this version)' : 'none (no mqtt configured)',
+      cloudLink: this.cloud ? this.cloud.link.status() : 'none (no mqtt configured: the gateway runs without a cloud link)',
       stations,
       counters: { ...this.metrics.snapshot(), ...this.sessions.counters.snapshot(), observerFailures: this.pipeline.observerFailures, stationsConnected: stations.length },
       recentEvents: this.recentEvents.list().slice(-20),
     };
   }
 
+  /** What `P/metrics` carries besides the link's own outbox figures. */
+  private cloudCounters(): Record<string, number> {
+    return {
+      stationsConnected: this.listener.links.size,
+      ...this.metrics.snapshot(),
+      ...this.sessions.counters.snapshot(),
+      observerFailures: this.pipeline.observerFailures,
+    };
+  }
+
   async close(): Promise<void> {
+    this.schedules.close();
     await this.listener.close();
+    await this.cloud?.stop();
     this.store.close();
     this.logger.info('gateway stopped');
   }

@@ -4,6 +4,7 @@ import { configCheckCommand } from './config-check-command.js';
 import { driversImportCommand, driversListCommand, driversLookupCommand } from './drivers-command.js';
 import { passwordHashCommand } from './password-hash-command.js';
 import { runCommand } from './run-command.js';
+import { schedulesCommand } from './schedules-command.js';
 import { sessionsCommand } from './sessions-command.js';
 import { stationsCommand } from './stations-command.js';
 import { statusCommand } from './status-command.js';
@@ -20,6 +21,7 @@ const COMMANDS: ReadonlyMap<string, CliCommand> = new Map([
   ['drivers lookup', driversLookupCommand],
   ['sessions', sessionsCommand],
   ['stations', stationsCommand],
+  ['schedules', schedulesCommand],
 ]);
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {

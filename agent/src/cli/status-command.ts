@@ -28,7 +28,7 @@ export const statusCommand: CliCommand = async (args, io) => {
       `uptime     ${status.uptimeS} s since ${status.startedAt}`,
       `listening  ${listen}`,
       `upstream   ${status.upstream.url}`,
-      `cloud link ${status.cloudLink}`,
+      `cloud link ${describeCloudLink(status.cloudLink)}`,
       `counters   ${Object.entries(status.counters).map(([name, value]) => `${name}=${value}`).join(' ')}`,
       '',
       `stations connected: ${status.stations.length}`,
@@ -55,3 +55,9 @@ export const statusCommand: CliCommand = async (args, io) => {
   }
   return EXIT_OK;
 };
+
+function describeCloudLink(link: GatewayStatus['cloudLink']): string {
+  if (typeof link === 'string') return link;
+  const error = link.lastError ? `, last error: ${link.lastError}` : '';
+  return `${link.state} ${link.url} (client ${link.clientId}), outbox ${link.outboxDepth} waiting, ${link.outboxDropped} dropped, last seq ${link.lastSeq}${error}`;
+}

@@ -10,6 +10,7 @@ Commands:
   drivers lookup BADGE    who owns a badge (exit 1 when nobody does)
   stations                stored stations: boot details, last connection, connector status
   sessions                stored charging sessions with their drivers (--active, --limit N)
+  schedules               cloud charging schedules in force per station and their last result (--all)
 
 Options for every command:
   --config FILE           configuration file (default: $PLEEVI_EDGE_CONFIG, else /etc/pleevi-edge/config.json)

@@ -31,7 +31,7 @@ export const CONFIG_DEFAULTS = {
   },
   stations: { allowUnknown: true },
   authorization: { mode: 'cpms' as AuthorizationMode },
-  mqtt: { topicPrefix: 'pleevi/v1/gw/{gatewayId}' },
+  mqtt: { topicPrefix: 'pleevi/v1/gw/{gatewayId}', outboxMaxEvents: 100_000 },
   smartCharging: {
     profileIdBase: 900_000,
     stackLevel: 8,
@@ -71,7 +71,7 @@ export interface ConfigFile {
     list?: StationFile[];
   };
   authorization?: { mode?: AuthorizationMode };
-  mqtt?: { url: string; tls?: TlsFilesFile; topicPrefix?: string };
+  mqtt?: { url: string; tls?: TlsFilesFile; topicPrefix?: string; outboxMaxEvents?: number };
   smartCharging?: { profileIdBase?: number; stackLevel?: number; callTimeoutMs?: number };
   provisioning?: { url?: string; claimBaseUrl?: string };
   admin?: { socket?: string };
@@ -239,6 +239,8 @@ export const CONFIG_SCHEMA = {
           default: CONFIG_DEFAULTS.mqtt.topicPrefix,
           errorMessage: "must be a topic without '+' or '#' and without a leading or trailing '/'",
         },
+        // Events kept while the broker is unreachable; beyond this the oldest are dropped (and counted).
+        outboxMaxEvents: integer(100, 10_000_000, CONFIG_DEFAULTS.mqtt.outboxMaxEvents),
       },
     },
     smartCharging: {

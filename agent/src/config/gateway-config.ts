@@ -57,6 +57,8 @@ export interface MqttConfig {
   readonly url: string;
   readonly tls: TlsFiles;
   readonly topicPrefix: string;
+  /** Durable outbox bound: events kept while the broker is unreachable. */
+  readonly outboxMaxEvents: number;
 }
 
 export interface GatewayConfig {

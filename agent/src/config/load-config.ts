@@ -569,6 +569,7 @@ function resolveConfig(file: ConfigFile, pem: ReadonlyMap<string, string>, optio
             url: file.mqtt.url,
             tls: tlsFilesAt(pem, '$.mqtt.tls', file.mqtt.tls),
             topicPrefix: (file.mqtt.topicPrefix ?? CONFIG_DEFAULTS.mqtt.topicPrefix).replaceAll('{gatewayId}', gatewayId),
+            outboxMaxEvents: file.mqtt.outboxMaxEvents ?? CONFIG_DEFAULTS.mqtt.outboxMaxEvents,
           },
         }
       : {}),

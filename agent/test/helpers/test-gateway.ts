@@ -25,6 +25,7 @@ export interface TestGatewayOptions {
   readonly now?: GatewayDeps['now'];
   /** Default: silent unless PLEEVI_TEST_LOG names a level. */
   readonly logger?: GatewayDeps['logger'];
+  readonly scheduleSettleMs?: GatewayDeps['scheduleSettleMs'];
 }
 
 /**
@@ -66,6 +67,7 @@ export async function startTestGateway(t: Test, options: TestGatewayOptions): Pr
     ...(options.drivers ? { drivers: options.drivers } : {}),
     ...(options.events ? { events: options.events } : {}),
     ...(options.now ? { now: options.now } : {}),
+    ...(options.scheduleSettleMs !== undefined ? { scheduleSettleMs: options.scheduleSettleMs } : {}),
   });
   t.teardown(() => gateway.close());
   return gateway;

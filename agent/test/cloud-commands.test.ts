@@ -1,0 +1,259 @@
+/**
+ * Cloud commands through a real mosquitto: an independent MQTT 5 client plays
+ * the cloud, publishes on `P/cmd/<name>` and reads `P/ack` (and its own
+ * response topic). The link, dispatcher, command log and handlers are the
+ * real ones, on a real SQLite file.
+ */
+import { connectAsync, type IClientPublishOptions, type IPublishPacket } from 'mqtt';
+import t, { type Test } from 'tap';
+import { CommandError, type CloudCommand, type CommandHandler } from '../src/cloud/cloud-command.js';
+import { CommandDispatcher } from '../src/cloud/command-dispatcher.js';
+import { CommandLog } from '../src/cloud/command-log.js';
+import { DurableOutbox } from '../src/cloud/durable-outbox.js';
+import { MqttLink } from '../src/cloud/mqtt-link.js';
+import { PingCommand } from '../src/cloud/ping-command.js';
+import { ReplaceDriversCommand } from '../src/cloud/replace-drivers-command.js';
+import { SqliteDriverDirectory } from '../src/drivers/driver-list-store.js';
+import { openStore, type SqliteDatabase } from '../src/store/gateway-store.js';
+import { createLogger } from '../src/util/logger.js';
+import { MOSQUITTO_MISSING, startMosquitto, type MosquittoBroker } from './helpers/mosquitto.js';
+import { waitUntil } from './helpers/wait-until.js';
+
+const level = process.env.PLEEVI_TEST_LOG;
+const logger = createLogger(level === 'debug' || level === 'info' || level === 'warn' ? level : 'silent');
+
+/** Counts its executions: the proof that a repeated id is not run twice. */
+class CountingCommand implements CommandHandler {
+  readonly name = 'count';
+  executions = 0;
+
+  execute(): Promise<unknown> {
+    this.executions++;
+    return Promise.resolve({ executions: this.executions });
+  }
+}
+
+class FailingCommand implements CommandHandler {
+  constructor(
+    readonly name: string,
+    private readonly error: Error,
+  ) {}
+
+  execute(_command: CloudCommand): Promise<unknown> {
+    return Promise.reject(this.error);
+  }
+}
+
+interface Ack {
+  readonly topic: string;
+  readonly body: Record<string, unknown>;
+  readonly packet: IPublishPacket;
+}
+
+interface Cloud {
+  /** Publish a command; `payload` objects are sent as JSON, strings as they are. */
+  send(name: string, payload: unknown, options?: IClientPublishOptions): Promise<void>;
+  /** The ack on `P/ack` for `id` (the n-th one when an id is acked several times). */
+  ack(id: string | null, nth?: number): Promise<Record<string, unknown>>;
+  readonly received: Ack[];
+}
+
+async function startCloud(t: Test, broker: MosquittoBroker, prefix: string): Promise<Cloud> {
+  const received: Ack[] = [];
+  const client = await connectAsync(broker.url, { protocolVersion: 5, clientId: `cloud-${prefix.split('/').at(-1) ?? ''}`, reconnectPeriod: 100 });
+  client.on('message', (topic, payload, packet) => received.push({ topic, body: JSON.parse(payload.toString('utf8')) as Record<string, unknown>, packet }));
+  await client.subscribeAsync([`${prefix}/ack`, 'cloud/replies/#'], { qos: 1 });
+  t.teardown(() => client.endAsync(true));
+  const acks = (id: string | null): Ack[] => received.filter((message) => message.topic === `${prefix}/ack` && message.body.id === id);
+  return {
+    received,
+    async send(name, payload, options = {}) {
+      await client.publishAsync(`${prefix}/cmd/${name}`, typeof payload === 'string' ? payload : JSON.stringify(payload), { qos: 1, ...options });
+    },
+    async ack(id, nth = 1) {
+      await waitUntil(() => acks(id).length >= nth, `ack #${nth} for ${String(id)}`);
+      const ack = acks(id)[nth - 1];
+      if (ack === undefined) throw new Error('unreachable');
+      return ack.body;
+    },
+  };
+}
+
+interface Gateway {
+  readonly db: SqliteDatabase;
+  readonly link: MqttLink;
+  readonly counting: CountingCommand;
+}
+
+function startGateway(t: Test, broker: MosquittoBroker, gatewayId: string, dataDir: string): Gateway {
+  const db = openStore(dataDir);
+  const counting = new CountingCommand();
+  const commands = new CommandDispatcher({
+    log: new CommandLog(db),
+    logger,
+    handlers: [
+      new PingCommand(),
+      new ReplaceDriversCommand(db, logger),
+      counting,
+      new FailingCommand('explode', new TypeError('cannot read properties of undefined')),
+      new FailingCommand('offline-station', new CommandError('unknown_station', 'station CP-9 is not known to this gateway')),
+    ],
+  });
+  const link = new MqttLink({
+    config: { url: broker.url, tls: {}, topicPrefix: `pleevi/v1/gw/${gatewayId}`, outboxMaxEvents: 100_000 },
+    clientId: gatewayId,
+    outbox: new DurableOutbox(db, { logger }),
+    commands,
+    counters: () => ({}),
+    logger,
+    startedAt: new Date(),
+    backoff: { initialDelayMs: 50, maxDelayMs: 300 },
+  });
+  t.teardown(async () => {
+    await link.stop();
+    db.close();
+  });
+  link.start();
+  return { db, link, counting };
+}
+
+t.test('cloud commands against mosquitto', { skip: MOSQUITTO_MISSING }, async (t) => {
+  const broker = await startMosquitto(t);
+  const prefix = 'pleevi/v1/gw/gw-cmd';
+  const cloud = await startCloud(t, broker, prefix);
+  const gateway = startGateway(t, broker, 'gw-cmd', t.testdir());
+  await waitUntil(() => gateway.link.connected, 'the link is connected');
+  // The subscription is made right after CONNACK; a ping answered proves it is in place.
+  await cloud.send('ping', { id: 'warm-up' });
+  await cloud.ack('warm-up');
+
+  t.test('ping', async (t) => {
+    await cloud.send('ping', { id: 'p-1' });
+    t.same(await cloud.ack('p-1'), { id: 'p-1', command: 'ping', ok: true, result: { pong: true } });
+  });
+
+  t.test('a repeated id is acked again with the stored ack, not executed again', async (t) => {
+    await cloud.send('count', { id: 'c-1' });
+    const first = await cloud.ack('c-1');
+    await cloud.send('count', { id: 'c-1' });
+    await cloud.send('count', { id: 'c-1', whatever: 'changed body' });
+    const second = await cloud.ack('c-1', 2);
+    const third = await cloud.ack('c-1', 3);
+    t.same(first, { id: 'c-1', command: 'count', ok: true, result: { executions: 1 } });
+    t.same(second, first);
+    t.same(third, first);
+    t.equal(gateway.counting.executions, 1, 'executed once');
+    await cloud.send('count', { id: 'c-2' });
+    t.match(await cloud.ack('c-2'), { ok: true, result: { executions: 2 } }, 'a new id runs');
+  });
+
+  t.test('malformed commands get malformed_command with id null, and the link survives them', async (t) => {
+    const nullAcks = (): number => cloud.received.filter((message) => message.body.id === null).length;
+    const before = nullAcks();
+    await cloud.send('ping', '{"id": "x", oops');
+    await cloud.send('ping', { noId: true });
+    await cloud.send('ping', '[1,2]');
+    await cloud.send('ping', { id: '' });
+    await waitUntil(() => nullAcks() - before === 4, 'four error acks with id null');
+    const acks = cloud.received.filter((message) => message.body.id === null).slice(before);
+    for (const ack of acks) t.match(ack.body, { id: null, command: 'ping', ok: false, error: { code: 'malformed_command', message: String } });
+    t.match(acks[0]?.body, { error: { message: /not valid JSON/ } });
+    t.match(acks[1]?.body, { error: { message: /"id"/ } });
+    await cloud.send('ping', { id: 'after-garbage' });
+    t.match(await cloud.ack('after-garbage'), { ok: true }, 'the link survives garbage');
+  });
+
+  t.test('unknown command', async (t) => {
+    await cloud.send('reboot-everything', { id: 'u-1' });
+    t.same(await cloud.ack('u-1'), {
+      id: 'u-1',
+      command: 'reboot-everything',
+      ok: false,
+      error: { code: 'unknown_command', message: 'unknown command "reboot-everything"; this gateway knows count, explode, offline-station, ping, replace-drivers' },
+    });
+  });
+
+  t.test('a handler error becomes an error ack: its own code, or internal_error', async (t) => {
+    await cloud.send('offline-station', { id: 'e-1' });
+    t.same(await cloud.ack('e-1'), {
+      id: 'e-1',
+      command: 'offline-station',
+      ok: false,
+      error: { code: 'unknown_station', message: 'station CP-9 is not known to this gateway' },
+    });
+    await cloud.send('explode', { id: 'e-2' });
+    t.match(await cloud.ack('e-2'), { ok: false, error: { code: 'internal_error', message: /cannot read properties/ } });
+  });
+
+  t.test('MQTT 5 response topic and correlation data are honoured', async (t) => {
+    await cloud.send('ping', { id: 'r-1' }, { properties: { responseTopic: 'cloud/replies/gw-cmd', correlationData: Buffer.from('corr-77') } });
+    const onAck = await cloud.ack('r-1');
+    await waitUntil(() => cloud.received.some((message) => message.topic === 'cloud/replies/gw-cmd' && message.body.id === 'r-1'), 'reply on the response topic');
+    const reply = cloud.received.find((message) => message.topic === 'cloud/replies/gw-cmd' && message.body.id === 'r-1');
+    t.same(reply?.body, onAck, 'the same ack on both topics');
+    t.equal(reply?.packet.properties?.correlationData?.toString(), 'corr-77');
+  });
+
+  t.test('replace-drivers: JSON list, stale version ignored, CSV form, invalid lists refused', async (t) => {
+    const directory = new SqliteDriverDirectory(gateway.db);
+    await cloud.send('replace-drivers', {
+      id: 'd-1',
+      version: 5,
+      drivers: [
+        { email: 'Jo@Example.com', badgeIds: ['04aa11', '04AA12'] },
+        { email: 'sam@example.com', badgeIds: ['04BB21'] },
+      ],
+    });
+    t.match(await cloud.ack('d-1'), { ok: true, result: { ignored: false, version: 5, added: 2, removed: 0, changed: 0, drivers: 2, badges: 3 } });
+    t.equal(directory.lookup('04AA11')?.email, 'jo@example.com');
+
+    await cloud.send('replace-drivers', { id: 'd-2', version: 5, drivers: [] });
+    t.match(await cloud.ack('d-2'), { ok: true, result: { ignored: true, storedVersion: 5, reason: /not newer/ } });
+    t.equal(directory.list().length, 2, 'an equal version changes nothing');
+
+    await cloud.send('replace-drivers', { id: 'd-3', version: 6, csv: 'email,badge_ids\njo@example.com,04AA11\nalex@example.com,04CC31\n' });
+    t.match(await cloud.ack('d-3'), { ok: true, result: { ignored: false, added: 1, removed: 1, changed: 1 } });
+    t.same(
+      directory.list().map((driver) => driver.email),
+      ['alex@example.com', 'jo@example.com'],
+    );
+
+    await cloud.send('replace-drivers', {
+      id: 'd-4',
+      version: 7,
+      drivers: [
+        { email: 'not-an-email', badgeIds: ['B1'] },
+        { email: 'kim@example.com', badgeIds: ['B1'] },
+      ],
+    });
+    const refused = await cloud.ack('d-4');
+    t.match(refused, { ok: false, error: { code: 'invalid_argument', message: /2 problems in the driver list, nothing imported: entry 1: "not-an-email" is not an email address; entry 2: badge "B1" is also on line 1/ } });
+    await cloud.send('replace-drivers', { id: 'd-5', version: 8, csv: 'name\nx\n' });
+    t.match(await cloud.ack('d-5'), { ok: false, error: { code: 'invalid_argument', message: /line 1: missing header/ } });
+    await cloud.send('replace-drivers', { id: 'd-6', version: -1, drivers: [] });
+    t.match(await cloud.ack('d-6'), { ok: false, error: { code: 'invalid_argument', message: /version/ } });
+    await cloud.send('replace-drivers', { id: 'd-7', version: 9, drivers: [{ email: 'a@b.co', badgeIds: 'B1' }] });
+    t.match(await cloud.ack('d-7'), { ok: false, error: { code: 'invalid_argument', message: /entry 1: "badgeIds" must be a list of strings/ } });
+    t.same(
+      directory.list().map((driver) => driver.email),
+      ['alex@example.com', 'jo@example.com'],
+      'nothing written by the refused lists',
+    );
+  });
+
+  t.test('commands sent while the gateway is away are delivered when it comes back (persistent session)', async (t) => {
+    const dataDir = t.testdir();
+    const away = startGateway(t, broker, 'gw-away', dataDir);
+    const awayCloud = await startCloud(t, broker, 'pleevi/v1/gw/gw-away');
+    await waitUntil(() => away.link.connected, 'first connection');
+    await awayCloud.send('ping', { id: 'first' });
+    await awayCloud.ack('first');
+    await away.link.stop();
+    away.db.close();
+
+    await awayCloud.send('count', { id: 'while-away' });
+    const back = startGateway(t, broker, 'gw-away', dataDir);
+    t.match(await awayCloud.ack('while-away'), { ok: true, result: { executions: 1 } });
+    t.equal(back.counting.executions, 1);
+  });
+});

@@ -1,0 +1,136 @@
+import t from 'tap';
+import { DurableOutbox } from '../src/cloud/durable-outbox.js';
+import type { GatewayEvent } from '../src/sessions/gateway-events.js';
+import { openStore } from '../src/store/gateway-store.js';
+import { createLogger } from '../src/util/logger.js';
+
+/** A station event is the smallest real GatewayEvent; `n` tells them apart. */
+function stationEvent(n: number): GatewayEvent {
+  return { topic: 'station', payload: { event: 'connected', stationId: `CP-${n}`, ocppVersion: '1.6', remoteAddress: '127.0.0.1' } };
+}
+
+function capturedLogger(): { logger: ReturnType<typeof createLogger>; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger('warn', { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+  return { logger, lines };
+}
+
+const silent = createLogger('silent');
+
+t.test('events are stored with seq and ts, in order, until removed', async (t) => {
+  const db = openStore(t.testdir());
+  t.teardown(() => db.close());
+  const outbox = new DurableOutbox(db, { logger: silent, now: () => new Date('2025-03-01T10:00:00.000Z') });
+  for (let n = 1; n <= 3; n++) outbox.emit(stationEvent(n));
+  t.equal(outbox.depth, 3);
+  const entries = outbox.peek(10);
+  t.same(
+    entries.map((entry) => entry.seq),
+    [1, 2, 3],
+  );
+  const first = JSON.parse(entries[0]?.payload ?? '{}') as Record<string, unknown>;
+  t.same(Object.keys(first).slice(0, 2), ['seq', 'ts'], 'seq and ts lead the payload');
+  t.match(first, { seq: 1, ts: '2025-03-01T10:00:00.000Z', event: 'connected', stationId: 'CP-1' });
+  t.equal(entries[0]?.topic, 'station');
+  t.same(
+    outbox.peek(10, 1).map((entry) => entry.seq),
+    [2, 3],
+    'peek after a seq skips what is in flight',
+  );
+  t.equal(outbox.remove(2), true);
+  t.equal(outbox.remove(2), false, 'a second PUBACK for the same event changes nothing');
+  t.equal(outbox.depth, 2);
+  t.same(
+    outbox.peek(10).map((entry) => entry.seq),
+    [1, 3],
+  );
+});
+
+t.test('close and reopen: events are still there and seq continues, never reused after deletes', async (t) => {
+  const dir = t.testdir();
+  let db = openStore(dir);
+  let outbox = new DurableOutbox(db, { logger: silent });
+  for (let n = 1; n <= 4; n++) outbox.emit(stationEvent(n));
+  outbox.remove(3);
+  outbox.remove(4);
+  db.close();
+
+  db = openStore(dir);
+  t.teardown(() => db.close());
+  outbox = new DurableOutbox(db, { logger: silent });
+  t.equal(outbox.depth, 2);
+  t.same(
+    outbox.peek(10).map((entry) => entry.seq),
+    [1, 2],
+  );
+  outbox.remove(1);
+  outbox.remove(2);
+  t.equal(outbox.depth, 0);
+  outbox.emit(stationEvent(5));
+  t.same(
+    outbox.peek(10).map((entry) => entry.seq),
+    [5],
+    'the highest seq was deleted, yet the next one is still higher',
+  );
+  t.equal(outbox.lastSeq, 5);
+});
+
+t.test('a rolled-back transaction takes its event with it, and listeners hear only after the transaction', async (t) => {
+  const db = openStore(t.testdir());
+  t.teardown(() => db.close());
+  const outbox = new DurableOutbox(db, { logger: silent });
+  let heardDuringTransaction = false;
+  let heard = 0;
+  let inTransaction = false;
+  outbox.onAppend(() => {
+    heard++;
+    if (inTransaction) heardDuringTransaction = true;
+  });
+  t.throws(() =>
+    db.transaction(() => {
+      outbox.emit(stationEvent(1));
+      throw new Error('the session change failed');
+    })(),
+  );
+  t.equal(outbox.depth, 0, 'no event without its session change');
+  db.transaction(() => {
+    inTransaction = true;
+    outbox.emit(stationEvent(2));
+    outbox.emit(stationEvent(3));
+    inTransaction = false;
+  })();
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(heardDuringTransaction, false);
+  t.ok(heard >= 1, 'listener called after commit');
+  t.same(
+    outbox.peek(10).map((entry) => JSON.parse(entry.payload).stationId as string),
+    ['CP-2', 'CP-3'],
+  );
+});
+
+t.test('a full outbox drops the oldest events, counts them across restarts and says so', async (t) => {
+  const dir = t.testdir();
+  const { logger, lines } = capturedLogger();
+  let db = openStore(dir);
+  let outbox = new DurableOutbox(db, { logger, maxEvents: 3 });
+  for (let n = 1; n <= 5; n++) outbox.emit(stationEvent(n));
+  t.equal(outbox.depth, 3);
+  t.equal(outbox.dropped, 2);
+  t.same(
+    outbox.peek(10).map((entry) => entry.seq),
+    [3, 4, 5],
+    'the newest are kept',
+  );
+  const warnings = lines.filter((line) => line.level === 'warn');
+  t.equal(warnings.length, 1, 'one warning per interval, not one per event');
+  t.match(warnings[0], { msg: /outbox full/, dropped: 1, maxEvents: 3 });
+  db.close();
+
+  db = openStore(dir);
+  t.teardown(() => db.close());
+  outbox = new DurableOutbox(db, { logger, maxEvents: 3 });
+  t.equal(outbox.dropped, 2, 'the dropped count survives a restart');
+  outbox.emit(stationEvent(6));
+  t.equal(outbox.dropped, 3);
+  t.throws(() => new DurableOutbox(db, { logger, maxEvents: 0 }), RangeError);
+});
