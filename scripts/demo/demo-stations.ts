@@ -17,6 +17,11 @@ const StationClass = RPCClient as unknown as new (options: Record<string, unknow
 function connect(endpoint: string, identity: string, protocol: string): Promise<Station> {
   const station = new StationClass({ endpoint, identity, protocols: [protocol], strictMode: true, reconnect: false });
   station.handle('GetConfiguration', () => ({ configurationKey: [{ key: 'HeartbeatInterval', readonly: false, value: '300' }] }));
+  // A limit from the cloud reaches the station as a charging profile (docs/schedules.md): accept it and say what arrived.
+  station.handle('SetChargingProfile', ({ params }) => {
+    console.log(`  ${identity.padEnd(10)} station got SetChargingProfile: ${describeProfile(params)} -> Accepted`);
+    return { status: 'Accepted' };
+  });
   return station.connect().then(() => station);
 }
 
@@ -71,4 +76,29 @@ export async function runStation201(endpoint: string, identity: string, badge: s
   };
   await meterTick();
   return { meterTick, close: async () => void (await station.close()) };
+}
+
+interface ProfileView {
+  chargingProfileId?: number;
+  id?: number;
+  chargingProfilePurpose?: string;
+  chargingProfileKind?: string;
+  stackLevel?: number;
+  chargingSchedule?: ScheduleView | ScheduleView[];
+}
+
+interface ScheduleView {
+  chargingRateUnit?: string;
+  chargingSchedulePeriod?: { startPeriod?: number; limit?: number }[];
+}
+
+/** "TxDefaultProfile #900000 (Relative, stack 8) on connector 0: 16 A from 0 s, 10 A from 3600 s", for 1.6 and 2.0.1. */
+function describeProfile(params: unknown): string {
+  const request = (params ?? {}) as { connectorId?: number; evseId?: number; csChargingProfiles?: ProfileView; chargingProfile?: ProfileView };
+  const profile = request.csChargingProfiles ?? request.chargingProfile ?? {};
+  const where = request.connectorId !== undefined ? `connector ${request.connectorId}` : `EVSE ${request.evseId ?? '?'}`;
+  const schedule = Array.isArray(profile.chargingSchedule) ? profile.chargingSchedule[0] : profile.chargingSchedule;
+  const unit = schedule?.chargingRateUnit ?? '?';
+  const periods = (schedule?.chargingSchedulePeriod ?? []).map((period) => `${period.limit ?? '?'} ${unit} from ${period.startPeriod ?? '?'} s`).join(', ');
+  return `${profile.chargingProfilePurpose ?? '?'} #${profile.chargingProfileId ?? profile.id ?? '?'} (${profile.chargingProfileKind ?? '?'}, stack ${profile.stackLevel ?? '?'}) on ${where}: ${periods}`;
 }
