@@ -99,4 +99,27 @@ t.test('the README demo runs one round and exits 0', async (t) => {
   t.match(demo.stdout, /malformed: 0/);
   t.match(demo.stdout, /BADGE-0001 -> ana@example\.com/, 'a session identified from the driver list');
   t.match(demo.stdout, /BADGE-0002 -> unknown driver/, 'an unknown badge stays unknown');
+
+  // The cloud link: an in-process broker, events published, a schedule pushed and applied.
+  t.match(demo.stdout, /== cloud \(MQTT\)/);
+  t.match(demo.stdout, /status\s+online, version /, 'the gateway announced itself');
+  t.match(demo.stdout, /events\/session\s+seq\s+\d+\s+started\s+CP-DEMO-1\s+tx 1001\s+badge BADGE-0001 -> ana@example\.com/, 'a session published with its driver');
+  t.match(demo.stdout, /events\/session\s+seq\s+\d+\s+ended\s+CP-DEMO-1\s+tx 1001/);
+  t.match(demo.stdout, /events\/station\s+seq\s+\d+\s+boot\s+CS-DEMO-3/);
+  const seqs = [...demo.stdout.matchAll(/events\/\w+\s+seq\s+(\d+)/g)].map((match) => Number(match[1]));
+  t.ok(seqs.length > 0, 'events reached the cloud');
+  t.same(seqs, seqs.map((_, index) => index + 1), 'every seq from 1, in order, none missing');
+  t.match(
+    demo.stdout,
+    /CP-DEMO-1\s+station got SetChargingProfile: TxDefaultProfile #\d+ \(Relative, stack \d+\) on connector 0: 16 A from 0 s, 10 A from 3600 s -> Accepted/,
+    'the station received the schedule as a charging profile',
+  );
+  t.match(demo.stdout, /CP-DEMO-1\s+station -> gateway\s+CALLRESULT SetChargingProfile\s+\(the gateway keeps this answer/);
+  t.match(demo.stdout, /ack\s+demo-cmd-1 set-schedule ok: demo-evening applied on CP-DEMO-1, station Accepted/);
+  t.match(
+    demo.stdout,
+    new RegExp(`cloud summary: ${seqs.length} events published \\([^)]*\\), all acknowledged by the broker \\(outbox empty\\); commands: 1 sent, 1 acked; schedule demo-evening on CP-DEMO-1: applied \\(station Accepted`),
+  );
+  const cloudAt = demo.stdout.indexOf('== cloud (MQTT)');
+  t.ok(demo.stdout.indexOf('== frames') < cloudAt && cloudAt < demo.stdout.indexOf('== sessions'), 'headings: frames, cloud, sessions');
 });

@@ -100,7 +100,7 @@ function startGateway(t: Test, broker: MosquittoBroker, gatewayId: string, dataD
     ],
   });
   const link = new MqttLink({
-    config: { url: broker.url, tls: {}, topicPrefix: `pleevi/v1/gw/${gatewayId}`, outboxMaxEvents: 100_000 },
+    config: { url: broker.url, tls: {}, topicPrefix: `pleevi/v1/gw/${gatewayId}`, outboxMaxEvents: 100_000, protocolVersion: 5 },
     clientId: gatewayId,
     outbox: new DurableOutbox(db, { logger }),
     commands,

@@ -62,7 +62,7 @@ async function startLink(
   const outbox = new DurableOutbox(db, { logger, ...(extra.maxEvents ? { maxEvents: extra.maxEvents } : {}) });
   const commands = new CommandDispatcher({ log: new CommandLog(db), logger });
   const link = new MqttLink({
-    config: { url, tls: extra.tls ?? {}, topicPrefix: prefix, outboxMaxEvents: 100_000 },
+    config: { url, tls: extra.tls ?? {}, topicPrefix: prefix, outboxMaxEvents: 100_000, protocolVersion: 5 },
     clientId: gatewayId,
     outbox,
     commands,

@@ -160,7 +160,7 @@ t.test('loadConfig reads TLS files relative to the config folder', async (t) => 
   t.same(config.stations.list[1], { id: 'CP-002', upstream: { cert: other.cert, key: other.key } });
   t.same(config.stations.list[2], { id: 'CP-003' }, 'a station without a local password is allowed');
   t.equal(config.stations.allowUnknown, false);
-  t.same(config.mqtt, { url: 'mqtts://broker:8883', tls: { ca: other.cert }, topicPrefix: 'site/gw-1', outboxMaxEvents: 100_000 });
+  t.same(config.mqtt, { url: 'mqtts://broker:8883', tls: { ca: other.cert }, topicPrefix: 'site/gw-1', outboxMaxEvents: 100_000, protocolVersion: 5 });
   t.equal(config.authorization.mode, 'local');
   t.equal(config.log.level, 'debug');
 });

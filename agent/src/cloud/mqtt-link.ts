@@ -183,9 +183,10 @@ export class MqttLink {
     this.state = 'connecting';
     const options: IClientOptions = {
       clientId,
-      protocolVersion: 5,
+      protocolVersion: config.protocolVersion,
+      // A persistent session: commands sent while the gateway is away wait at the broker.
       clean: false,
-      properties: { sessionExpiryInterval: this.options.sessionExpiryS ?? 86_400 },
+      ...(config.protocolVersion === 5 ? { properties: { sessionExpiryInterval: this.options.sessionExpiryS ?? 86_400 } } : {}),
       keepalive: this.options.keepaliveS ?? 60,
       connectTimeout: this.options.connectTimeoutMs ?? 30_000,
       reconnectPeriod: 0,

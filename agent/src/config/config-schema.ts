@@ -31,7 +31,7 @@ export const CONFIG_DEFAULTS = {
   },
   stations: { allowUnknown: true },
   authorization: { mode: 'cpms' as AuthorizationMode },
-  mqtt: { topicPrefix: 'pleevi/v1/gw/{gatewayId}', outboxMaxEvents: 100_000 },
+  mqtt: { topicPrefix: 'pleevi/v1/gw/{gatewayId}', outboxMaxEvents: 100_000, protocolVersion: 5 as 4 | 5 },
   smartCharging: {
     profileIdBase: 900_000,
     stackLevel: 8,
@@ -71,7 +71,7 @@ export interface ConfigFile {
     list?: StationFile[];
   };
   authorization?: { mode?: AuthorizationMode };
-  mqtt?: { url: string; tls?: TlsFilesFile; topicPrefix?: string; outboxMaxEvents?: number };
+  mqtt?: { url: string; tls?: TlsFilesFile; topicPrefix?: string; outboxMaxEvents?: number; protocolVersion?: 4 | 5 };
   smartCharging?: { profileIdBase?: number; stackLevel?: number; callTimeoutMs?: number };
   provisioning?: { url?: string; claimBaseUrl?: string };
   admin?: { socket?: string };
@@ -241,6 +241,8 @@ export const CONFIG_SCHEMA = {
         },
         // Events kept while the broker is unreachable; beyond this the oldest are dropped (and counted).
         outboxMaxEvents: integer(100, 10_000_000, CONFIG_DEFAULTS.mqtt.outboxMaxEvents),
+        // CONTRACT section 5 allows MQTT 3.1.1 (clean=false) for brokers without MQTT 5.
+        protocolVersion: { enum: [4, 5], default: CONFIG_DEFAULTS.mqtt.protocolVersion },
       },
     },
     smartCharging: {

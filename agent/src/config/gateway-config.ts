@@ -59,6 +59,8 @@ export interface MqttConfig {
   readonly topicPrefix: string;
   /** Durable outbox bound: events kept while the broker is unreachable. */
   readonly outboxMaxEvents: number;
+  /** 5 (default): MQTT 5 with session expiry and response topics; 4: MQTT 3.1.1 with clean=false (CONTRACT section 5). */
+  readonly protocolVersion: 4 | 5;
 }
 
 export interface GatewayConfig {

@@ -570,6 +570,7 @@ function resolveConfig(file: ConfigFile, pem: ReadonlyMap<string, string>, optio
             tls: tlsFilesAt(pem, '$.mqtt.tls', file.mqtt.tls),
             topicPrefix: (file.mqtt.topicPrefix ?? CONFIG_DEFAULTS.mqtt.topicPrefix).replaceAll('{gatewayId}', gatewayId),
             outboxMaxEvents: file.mqtt.outboxMaxEvents ?? CONFIG_DEFAULTS.mqtt.outboxMaxEvents,
+            protocolVersion: file.mqtt.protocolVersion ?? CONFIG_DEFAULTS.mqtt.protocolVersion,
           },
         }
       : {}),
