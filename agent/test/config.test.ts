@@ -289,6 +289,18 @@ t.test('rules that span several values', async (t) => {
   t.equal(problems.length, 7);
 });
 
+t.test('mqtt: the outbox bound and the protocol version are checked', async (t) => {
+  const problems = problemsOf(() =>
+    parseConfig({ upstream: { url: 'ws://cpms.lan/ocpp' }, mqtt: { url: 'mqtt://broker', outboxMaxEvents: 5, protocolVersion: 3 } }, { baseDir: t.testdir(), env: {} }),
+  );
+  t.same(
+    problems.map((problem) => problem.path),
+    ['$.mqtt.outboxMaxEvents', '$.mqtt.protocolVersion'],
+  );
+  const ok = parseConfig({ gatewayId: 'gw-9', upstream: { url: 'ws://cpms.lan/ocpp' }, mqtt: { url: 'mqtt://broker', protocolVersion: 4 } }, { baseDir: t.testdir(), env: {} });
+  t.same(ok.mqtt, { url: 'mqtt://broker', tls: {}, topicPrefix: 'pleevi/v1/gw/gw-9', outboxMaxEvents: 100_000, protocolVersion: 4 });
+});
+
 t.test('a valid passwordHash is accepted and kept as is', async (t) => {
   const passwordHash = await hashPassword(SECRET);
   const config = parseConfig({ ...minimal, stations: { list: [{ id: 'CP-1', passwordHash }] } }, { baseDir: '/', env: {} });
