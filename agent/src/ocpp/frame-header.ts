@@ -1,4 +1,4 @@
-import { MAX_MESSAGE_ID_LENGTH } from './ocpp-frame.js';
+import { MAX_MESSAGE_ID_LENGTH, type OcppFrame } from './ocpp-frame.js';
 
 /**
  * The start of an OCPP-J frame: `[<type>,"<id>"` and, for CALL / SEND,
@@ -78,4 +78,17 @@ export function scanFrameHeader(data: Buffer): FrameHeaderResult | undefined {
   const action = readPlainString();
   if (action === undefined || action.length === 0) return undefined;
   return { ok: true, header: { messageType, id, action } };
+}
+
+/**
+ * A frame known only by its header, for routing (call lane, in-flight
+ * matching). Its payload is not read: it is never handed to an observer.
+ */
+export function headerOnlyFrame(header: FrameHeader): OcppFrame {
+  const { messageType, id, action } = header;
+  if (messageType === 2 && action !== undefined) return { messageType, id, action, payload: undefined };
+  if (messageType === 6 && action !== undefined) return { messageType, id, action, payload: undefined };
+  if (messageType === 3) return { messageType, id, payload: undefined };
+  if (messageType === 4 || messageType === 5) return { messageType, id, errorCode: '', errorDescription: '', errorDetails: undefined };
+  return { messageType, id, unknownType: true };
 }

@@ -9,6 +9,8 @@ import type { FrameEvent, FrameObserver, MalformedFrameEvent, StationInfo } from
 export class InspectionPipeline {
   private readonly observers: FrameObserver[] = [];
   private observerFailureCount = 0;
+  /** Asked for every frame, so counted when observers are added. */
+  private frameObserverCount = 0;
   /** Per action: does any observer want its frames? Cached, it is asked for every frame. */
   private readonly wantedActions = new Map<string, boolean>();
 
@@ -17,6 +19,7 @@ export class InspectionPipeline {
   add(observer: FrameObserver): void {
     this.observers.push(observer);
     this.wantedActions.clear();
+    if (observer.onFrame) this.frameObserverCount += 1;
   }
 
   /** Whether frames of this action (calls and their answers) must be parsed for some observer. */
@@ -34,7 +37,7 @@ export class InspectionPipeline {
   }
 
   get hasFrameObservers(): boolean {
-    return this.observers.some((observer) => observer.onFrame !== undefined);
+    return this.frameObserverCount > 0;
   }
 
   stationConnected(station: StationInfo): void {

@@ -2,7 +2,8 @@ import type { RawData, WebSocket } from 'ws';
 import type { CallFrame, OcppFrame } from '../ocpp/ocpp-frame.js';
 import { isCall, isReply } from '../ocpp/ocpp-frame.js';
 import { parseFrame } from '../ocpp/parse-frame.js';
-import { scanFrameHeader, type FrameHeader } from '../ocpp/frame-header.js';
+import { headerOnlyFrame, scanFrameHeader, type FrameHeader } from '../ocpp/frame-header.js';
+import { redialWithinGrace, type RedialRequest } from './redial-within-grace.js';
 import type { InspectionPipeline } from '../ocpp/inspection-pipeline.js';
 import type { FrameOrigin, StationInfo } from '../ocpp/frame-observer.js';
 import type { Logger } from '../util/logger.js';
@@ -22,7 +23,7 @@ export interface StationLinkOptions {
   /** Frames the CPMS sent while the station's handshake was still being answered. */
   readonly earlyUpstreamFrames: readonly EarlyFrame[];
   /** Opens a new upstream connection offering only the negotiated subprotocol. */
-  readonly redial: (deadline: number) => Promise<{ socket: WebSocket; early: readonly EarlyFrame[] }>;
+  readonly redial: RedialRequest['redial'];
   readonly outageGraceMs: number;
   readonly maxBufferedBytes: number;
   readonly callTimeoutMs: number;
@@ -40,23 +41,11 @@ interface InspectedFrame {
   readonly parsed: boolean;
 }
 
-function headerOnlyFrame(header: FrameHeader): OcppFrame {
-  const { messageType, id, action } = header;
-  if (messageType === 2 && action !== undefined) return { messageType, id, action, payload: undefined };
-  if (messageType === 6 && action !== undefined) return { messageType, id, action, payload: undefined };
-  if (messageType === 3) return { messageType, id, payload: undefined };
-  if (messageType === 4 || messageType === 5) return { messageType, id, errorCode: '', errorDescription: '', errorDetails: undefined };
-  return { messageType, id, unknownType: true };
-}
-
 interface HeldFrame {
   readonly data: Buffer;
   readonly isBinary: boolean;
 }
 
-/** First retry after an upstream loss, doubled per attempt up to the cap. */
-const REDIAL_FIRST_DELAY_MS = 200;
-const REDIAL_MAX_DELAY_MS = 3_000;
 
 /**
  * One station's relay: the station socket, its upstream socket, and the call
@@ -395,26 +384,17 @@ export class StationLink {
   }
 
   private async redialUntilDeadline(deadline: number): Promise<void> {
-    let delay = REDIAL_FIRST_DELAY_MS;
-    while (this.state === 'reconnecting') {
-      try {
-        const { socket, early } = await this.options.redial(deadline);
-        if (this.state !== 'reconnecting') {
-          socket.close(CloseCode.GoingAway);
-          return;
-        }
-        this.resume(socket, early);
-        return;
-      } catch (error: unknown) {
-        if (this.state !== 'reconnecting') return;
-        const left = deadline - Date.now();
-        this.logger.debug({ err: describeError(error), leftMs: left }, 'CPMS redial failed');
-        if (left <= 0) break;
-        await sleep(Math.min(delay, left));
-        delay = Math.min(delay * 2, REDIAL_MAX_DELAY_MS);
-      }
-    }
+    const back = await redialWithinGrace({
+      redial: this.options.redial,
+      deadline,
+      stillWanted: () => this.state === 'reconnecting',
+      onFailure: (error, leftMs) => this.logger.debug({ err: describeError(error), leftMs }, 'CPMS redial failed'),
+    });
     if (this.state !== 'reconnecting') return;
+    if (back) {
+      this.resume(back.socket, back.early);
+      return;
+    }
     this.options.metrics.upstreamOutagesBeyondGrace += 1;
     this.logger.warn({ graceMs: this.options.outageGraceMs }, 'CPMS not back within the grace; closing the station so it queues its messages');
     this.finish(CloseCode.GoingAway, 'CPMS unavailable');
@@ -458,8 +438,4 @@ function toBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (Array.isArray(data)) return Buffer.concat(data);
   return Buffer.from(data);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
