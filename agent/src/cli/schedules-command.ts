@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ScheduleRecords, type ScheduleRecord } from '../schedules/schedule-records.js';
 import { DATABASE_FILE, openStore } from '../store/gateway-store.js';
 import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
 import { formatTable } from './format-table.js';
 import { loadCliConfig } from './load-cli-config.js';
+import { parseCommandFlags } from './parse-command-flags.js';
 
 const SCHEDULES_USAGE = `Usage: pleevi-edge schedules [--all] [--json] [--config FILE]
 
@@ -20,27 +20,13 @@ Works with the daemon running or stopped. See docs/schedules.md.
 
 /** `pleevi-edge schedules`: stored state, read from the SQLite file (WAL: never blocks the daemon). */
 export const schedulesCommand: CliCommand = async (args, io) => {
-  let flags;
-  try {
-    flags = parseArgs({
-      args: [...args],
-      options: {
+  const flags = parseCommandFlags('schedules', SCHEDULES_USAGE, args, {
         all: { type: 'boolean' },
         json: { type: 'boolean' },
         config: { type: 'string', short: 'c' },
         help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (error: unknown) {
-    io.stderr.write(`pleevi-edge schedules: ${error instanceof Error ? error.message : String(error)}\n\n${SCHEDULES_USAGE}`);
-    return EXIT_USAGE;
-  }
-  if (flags.help) {
-    io.stdout.write(SCHEDULES_USAGE);
-    return EXIT_OK;
-  }
+      }, io);
+  if (typeof flags === 'number') return flags;
   const config = loadCliConfig(flags.config, io);
   if (!config) return EXIT_USAGE;
 

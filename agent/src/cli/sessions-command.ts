@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { SessionRecord } from '../sessions/session-record.js';
 import { SessionRecords } from '../sessions/session-records.js';
 import { DATABASE_FILE, openStore } from '../store/gateway-store.js';
 import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
 import { formatTable } from './format-table.js';
 import { loadCliConfig } from './load-cli-config.js';
+import { parseCommandFlags } from './parse-command-flags.js';
 
 const SESSIONS_USAGE = `Usage: pleevi-edge sessions [--active] [--json] [--limit N] [--config FILE]
 
@@ -23,28 +23,14 @@ const DEFAULT_LIMIT = 50;
 
 /** `pleevi-edge sessions`: stored state, read from the SQLite file (WAL: never blocks the daemon). */
 export const sessionsCommand: CliCommand = async (args, io) => {
-  let flags;
-  try {
-    flags = parseArgs({
-      args: [...args],
-      options: {
+  const flags = parseCommandFlags('sessions', SESSIONS_USAGE, args, {
         active: { type: 'boolean' },
         json: { type: 'boolean' },
         limit: { type: 'string' },
         config: { type: 'string', short: 'c' },
         help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (error: unknown) {
-    io.stderr.write(`pleevi-edge sessions: ${error instanceof Error ? error.message : String(error)}\n\n${SESSIONS_USAGE}`);
-    return EXIT_USAGE;
-  }
-  if (flags.help) {
-    io.stdout.write(SESSIONS_USAGE);
-    return EXIT_OK;
-  }
+      }, io);
+  if (typeof flags === 'number') return flags;
   const limit = flags.limit === undefined ? DEFAULT_LIMIT : /^\d{1,9}$/.test(flags.limit) ? Number(flags.limit) : undefined;
   if (limit === undefined) {
     io.stderr.write(`pleevi-edge sessions: --limit wants a whole number, got "${flags.limit ?? ''}"\n\n${SESSIONS_USAGE}`);

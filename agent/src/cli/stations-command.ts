@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { StationDetails, type ConnectorStatus, type StationDetail } from '../sessions/station-details.js';
 import { DATABASE_FILE, openStore } from '../store/gateway-store.js';
 import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
 import { formatTable } from './format-table.js';
 import { loadCliConfig } from './load-cli-config.js';
+import { parseCommandFlags } from './parse-command-flags.js';
 
 const STATIONS_USAGE = `Usage: pleevi-edge stations [--json] [--config FILE]
 
@@ -18,22 +18,8 @@ Works with the daemon running or stopped; for the live connections use
 
 /** `pleevi-edge stations`: stored state, read from the SQLite file (WAL: never blocks the daemon). */
 export const stationsCommand: CliCommand = async (args, io) => {
-  let flags;
-  try {
-    flags = parseArgs({
-      args: [...args],
-      options: { json: { type: 'boolean' }, config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (error: unknown) {
-    io.stderr.write(`pleevi-edge stations: ${error instanceof Error ? error.message : String(error)}\n\n${STATIONS_USAGE}`);
-    return EXIT_USAGE;
-  }
-  if (flags.help) {
-    io.stdout.write(STATIONS_USAGE);
-    return EXIT_OK;
-  }
+  const flags = parseCommandFlags('stations', STATIONS_USAGE, args, { json: { type: 'boolean' }, config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } }, io);
+  if (typeof flags === 'number') return flags;
   const config = loadCliConfig(flags.config, io);
   if (!config) return EXIT_USAGE;
 
