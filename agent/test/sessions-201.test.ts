@@ -5,7 +5,7 @@
  * send.
  */
 import t, { type Test } from 'tap';
-import { normalizeBadge, type DriverDirectory, type DriverMatch } from '../src/drivers/driver-directory.js';
+import type { DriverDirectory } from '../src/drivers/driver-directory.js';
 import type { Gateway } from '../src/gateway.js';
 import type { SessionEvent } from '../src/sessions/gateway-events.js';
 import { RecentEvents } from '../src/sessions/recent-events.js';
@@ -17,21 +17,8 @@ import { openStore, type SqliteDatabase } from '../src/store/gateway-store.js';
 import { createLogger } from '../src/util/logger.js';
 import { connectStation, startCpms, type RpcPeer } from './helpers/ocpp-peers.js';
 import { connectRawStation, startRawCpms } from './helpers/raw-peers.js';
+import { MemoryDrivers } from './helpers/memory-drivers.js';
 import { startTestGateway, stationEndpoint } from './helpers/test-gateway.js';
-
-/** The DriverDirectory contract in a Map; the SQLite one is the drivers feature's. */
-class MemoryDrivers implements DriverDirectory {
-  private readonly badges = new Map<string, DriverMatch>();
-
-  add(email: string, ...badges: string[]): this {
-    for (const badge of badges) this.badges.set(normalizeBadge(badge), { email, badgeId: normalizeBadge(badge) });
-    return this;
-  }
-
-  lookup(badge: string): DriverMatch | undefined {
-    return this.badges.get(normalizeBadge(badge));
-  }
-}
 
 interface Rig {
   readonly gateway: Gateway;
