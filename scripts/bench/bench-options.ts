@@ -18,6 +18,8 @@ export interface BenchOptions {
   readonly nginx: boolean;
   /** Drivers in the list of the driver lookup phase (0: skip it). */
   readonly drivers: number;
+  /** Also run the bare Node byte relay (node-relay-process.ts): the floor any Node relay starts from. */
+  readonly nodeRelay: boolean;
   /** Let the bench CPMS accept the permessage-deflate the gateway offers upstream. */
   readonly cpmsDeflate: boolean;
   /** Write a V8 CPU profile of the gateway process during latency and throughput. */
@@ -48,6 +50,7 @@ with nginx's against the issue's targets.
   --memory-stations M    stations held open to measure gateway memory (default 2000, max ${MAX_STATIONS})
   --drivers N            drivers imported and looked up in the driver lookup phase (default 100000, 0 skips it)
   --no-nginx             skip the nginx columns
+  --node-relay           also measure a bare Node byte relay (no ws, no inspection): the floor under the gateway
   --cpms-deflate         the bench CPMS accepts permessage-deflate (the gateway offers it)
   --wait-idle S          first wait up to S seconds for the machine to be idle (default 0)
   --cpu-prof             V8 CPU profile of the gateway into bench-results/profiles/, summarised at the end
@@ -72,6 +75,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     memoryStations: quick ? 200 : MAX_STATIONS,
     drivers: quick ? 10_000 : 100_000,
     nginx: true,
+    nodeRelay: false,
     cpmsDeflate: false,
     cpuProfile: false,
     waitIdleSeconds: 0,
@@ -113,6 +117,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         break;
       case '--no-nginx':
         values.nginx = false;
+        break;
+      case '--node-relay':
+        values.nodeRelay = true;
         break;
       case '--cpms-deflate':
         values.cpmsDeflate = true;

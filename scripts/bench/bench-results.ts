@@ -1,7 +1,7 @@
 import type { LatencySummary } from './latency-samples.js';
 
 /** The shape of bench-results/latest.json. */
-export type PathName = 'direct' | 'nginx' | 'gateway';
+export type PathName = 'direct' | 'nginx' | 'gateway' | 'node-relay';
 
 export interface LatencyRun {
   readonly path: PathName;

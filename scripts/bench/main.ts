@@ -52,9 +52,10 @@ function machineInfo(busy: number | undefined): MachineInfo {
 
 /** The run's own deadline: generous for the flags given, so it always ends by itself. */
 function timeLimitMs(options: BenchOptions): number {
-  const perPath = options.waitIdleSeconds / 3 + 2 * options.warmupSeconds + options.latencySeconds + options.throughputSeconds + options.rounds + 20;
+  const paths = 3 + (options.nodeRelay ? 1 : 0);
+  const perPath = options.waitIdleSeconds / paths + 2 * options.warmupSeconds + options.latencySeconds + options.throughputSeconds + options.rounds + 20;
   // The driver phase: about 2 s per 100,000 drivers here; allow ten times that.
-  return (180 + 3 * perPath + options.drivers / 5_000) * 1000;
+  return (180 + paths * perPath + options.drivers / 5_000) * 1000;
 }
 
 function fdNotes(options: BenchOptions, limit: number | undefined): string[] {
@@ -125,6 +126,12 @@ async function run(options: BenchOptions, cleanup: Cleanup): Promise<BenchResult
       ...(nginx ? [{ name: 'nginx' as const, url: `ws://127.0.0.1:${nginx.port}/ocpp`, proxy: nginxMeter(nginx) }] : []),
       { name: 'gateway', url: `ws://127.0.0.1:${gateway.port}/ocpp`, proxy: gatewayMeter(gateway, true) },
     ];
+    if (options.nodeRelay) {
+      const relay = await BenchChild.start({ name: 'node-relay', modulePath: join(HERE, 'node-relay-process.js'), args: [cpmsUrl], execArgv: ['--expose-gc'] }, cleanup);
+      stops.push(() => relay.stop());
+      // It reports frames and stations under the gateway's counter names, so the same meter reads it.
+      paths.push({ name: 'node-relay', url: `ws://127.0.0.1:${relay.port}/ocpp`, proxy: gatewayMeter(relay, true) });
+    }
     const settings = (phase: string, measureSeconds: number): PhaseSettings => ({
       stations: options.stations,
       warmupMs: options.warmupSeconds * 1000,
@@ -193,6 +200,11 @@ async function run(options: BenchOptions, cleanup: Cleanup): Promise<BenchResult
     if (options.cpmsDeflate) {
       notes.push(
         '--cpms-deflate: the CPMS accepted the permessage-deflate the gateway offers upstream (upstream.permessageDeflate, on by default); the stations offer none, so only the gateway path is compressed',
+      );
+    }
+    if (options.nodeRelay) {
+      notes.push(
+        '--node-relay: a bare Node relay (node-relay-process.ts) that copies each read to the other socket and counts frames by header; no ws, no inspection, no pings. What it costs is the floor of Node plus the kernel; the gateway beyond it is its own work',
       );
     }
     if (options.cpuProfile) notes.push('--cpu-prof: the profiler ran in the gateway during latency and throughput, so its CPU and throughput figures are somewhat worse than without it');

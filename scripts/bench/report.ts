@@ -65,6 +65,14 @@ export function formatReport(results: BenchResults): string {
     const vsNginx = throughputRatio(results.throughput, 'gateway', 'nginx');
     const vsDirect = throughputRatio(results.throughput, 'gateway', 'direct');
     out.push(`   gateway throughput: ${fixed(vsNginx, 2)}x nginx, ${fixed(vsDirect, 2)}x direct`);
+    const floor = results.throughput.find((run) => run.path === 'node-relay');
+    if (floor) {
+      const gateway = results.throughput.find((run) => run.path === 'gateway');
+      const cpuRatio = gateway?.proxyCpuMicrosPerMessage !== undefined && floor.proxyCpuMicrosPerMessage ? gateway.proxyCpuMicrosPerMessage / floor.proxyCpuMicrosPerMessage : undefined;
+      out.push(
+        `   bare Node relay: ${fixed(throughputRatio(results.throughput, 'node-relay', 'nginx'), 2)}x nginx; the gateway reaches ${fixed(throughputRatio(results.throughput, 'gateway', 'node-relay'), 2)}x its rate at ${fixed(cpuRatio, 2)}x its CPU per message`,
+      );
+    }
   }
 
   if (results.memory.length > 0) {
