@@ -34,6 +34,10 @@ export interface GatewayDeps {
   readonly now?: () => Date;
   /** How long after a connect schedules wait for a BootNotification before re-applying (default 2 s). */
   readonly scheduleSettleMs?: number;
+  /** How often session bookkeeping that waits for the storage (disk full) is retried (default 5 s). */
+  readonly storageRetryMs?: number;
+  /** Frames whose session bookkeeping may wait in memory for the storage (default 10,000). */
+  readonly maxDeferredFrames?: number;
 }
 
 export interface StationStatus {
@@ -56,6 +60,8 @@ export interface GatewayStatus {
   /** The MQTT link's state, or a sentence when no `mqtt` is configured. */
   readonly cloudLink: MqttLinkStatus | string;
   readonly stations: readonly StationStatus[];
+  /** `unavailable` while session bookkeeping waits in memory for the disk (full, I/O errors, locked). */
+  readonly storage: { readonly state: 'ok' | 'unavailable'; readonly waitingFrames: number };
   readonly counters: Record<string, number>;
   /** The latest session and station events, newest last (what the cloud link will publish). */
   readonly recentEvents: readonly GatewayEvent[];
@@ -98,16 +104,25 @@ export class Gateway {
     });
     const drivers = deps.drivers ?? new SqliteDriverDirectory(store);
     this.cloud = config.mqtt ? new CloudLink({ config: config.mqtt, gatewayId: config.gatewayId, store, logger, startedAt: this.startedAt, counters: () => this.cloudCounters() }) : undefined;
-    const sink = deps.events ?? this.cloud?.outbox;
+    const sink: GatewayEventSink | undefined = deps.events ?? this.cloud?.outbox;
     this.events = sink
       ? {
-          emit: (event) => {
-            this.recentEvents.emit(event);
-            sink.emit(event);
+          emit: (event) => sink.emit?.(event),
+          committed: (event) => {
+            this.recentEvents.committed(event);
+            sink.committed?.(event);
           },
         }
       : this.recentEvents;
-    this.sessions = new SessionObserver({ db: store, drivers, events: this.events, logger, ...(deps.now ? { now: deps.now } : {}) });
+    this.sessions = new SessionObserver({
+      db: store,
+      drivers,
+      events: this.events,
+      logger,
+      ...(deps.now ? { now: deps.now } : {}),
+      ...(deps.storageRetryMs !== undefined ? { storageRetryMs: deps.storageRetryMs } : {}),
+      ...(deps.maxDeferredFrames !== undefined ? { maxDeferredFrames: deps.maxDeferredFrames } : {}),
+    });
     this.pipeline.add(this.sessions);
     this.schedules = new ScheduleService({
       db: store,
@@ -188,6 +203,7 @@ export class Gateway {
       upstream: { url: this.config.upstream.url },
       cloudLink: this.cloud ? this.cloud.link.status() : 'none (no mqtt configured: the gateway runs without a cloud link)',
       stations,
+      storage: { state: this.sessions.deferredFrames > 0 ? 'unavailable' : 'ok', waitingFrames: this.sessions.deferredFrames },
       counters: { ...this.metrics.snapshot(), ...this.sessions.counters.snapshot(), observerFailures: this.pipeline.observerFailures, stationsConnected: stations.length },
       recentEvents: this.recentEvents.list().slice(-20),
     };
@@ -207,6 +223,7 @@ export class Gateway {
     this.schedules.close();
     await this.listener.close();
     await this.cloud?.stop();
+    this.sessions.close();
     this.store.close();
     this.logger.info('gateway stopped');
   }

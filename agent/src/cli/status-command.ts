@@ -29,6 +29,7 @@ export const statusCommand: CliCommand = async (args, io) => {
       `listening  ${listen}`,
       `upstream   ${status.upstream.url}`,
       `cloud link ${describeCloudLink(status.cloudLink)}`,
+      `storage    ${describeStorage(status.storage)}`,
       `counters   ${Object.entries(status.counters).map(([name, value]) => `${name}=${value}`).join(' ')}`,
       '',
       `stations connected: ${status.stations.length}`,
@@ -55,6 +56,11 @@ export const statusCommand: CliCommand = async (args, io) => {
   }
   return EXIT_OK;
 };
+
+function describeStorage(storage: GatewayStatus['storage']): string {
+  if (storage.state === 'ok') return 'ok';
+  return `UNAVAILABLE (disk full, I/O errors or locked): the session bookkeeping of ${storage.waitingFrames} frames waits in memory and is retried; see the log`;
+}
 
 function describeCloudLink(link: GatewayStatus['cloudLink']): string {
   if (typeof link === 'string') return link;

@@ -3,7 +3,7 @@ import type { GatewayConfig } from '../config/gateway-config.js';
 import { describeError } from '../errors.js';
 import type { FrameEvent, FrameObserver, StationInfo } from '../ocpp/frame-observer.js';
 import { isCall, MessageType } from '../ocpp/ocpp-frame.js';
-import type { GatewayEventSink, ScheduleEvent } from '../sessions/gateway-events.js';
+import type { GatewayEvent, GatewayEventSink, ScheduleEvent } from '../sessions/gateway-events.js';
 import type { SqliteDatabase } from '../store/gateway-store.js';
 import type { Logger } from '../util/logger.js';
 import { ProfileConversionError, setChargingProfileCall } from './charging-profile.js';
@@ -322,10 +322,12 @@ export class ScheduleService implements FrameObserver {
       status: outcome.status,
       reason: outcome.reason,
     };
+    const scheduleEvent: GatewayEvent = { topic: 'schedule', payload };
     this.deps.db.transaction(() => {
       this.records.record(record.scheduleId, { ...outcome, result: event, at: this.now().toISOString() });
-      this.deps.events.emit({ topic: 'schedule', payload });
+      this.deps.events.emit?.(scheduleEvent);
     })();
+    this.deps.events.committed?.(scheduleEvent);
     this.deps.logger.info({ stationId: record.stationId, scheduleId: record.scheduleId, profileId: record.profileId, event, status: outcome.status, reason: outcome.reason }, 'schedule event');
   }
 

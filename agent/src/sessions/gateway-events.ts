@@ -99,10 +99,19 @@ export type GatewayEvent =
 
 /**
  * Where the observers put their events: the MQTT outbox in production, an
- * in-memory list here and in tests. Called synchronously on the frame path,
- * inside the SQLite transaction that changed the session, so an outbox in the
- * same database commits together with the change.
+ * in-memory list for `status` and in tests. Both hooks run synchronously on
+ * the frame path.
  */
 export interface GatewayEventSink {
-  emit(event: GatewayEvent): void;
+  /**
+   * Inside the SQLite transaction that made the change: a durable sink (the
+   * outbox, in the same database) stores the event here, so the two commit
+   * or roll back together. Throwing rolls the change back.
+   */
+  emit?(event: GatewayEvent): void;
+  /**
+   * After that transaction committed: in-memory consumers see only events
+   * whose change was stored (a commit can still fail, e.g. on a full disk).
+   */
+  committed?(event: GatewayEvent): void;
 }

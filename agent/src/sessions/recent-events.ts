@@ -1,15 +1,15 @@
 import type { GatewayEvent, GatewayEventSink, SessionEvent, StationEvent } from './gateway-events.js';
 
 /**
- * An in-memory sink that keeps the last `limit` events: what `status` and the
- * tests look at until the cloud outbox exists. Nothing survives a restart.
+ * An in-memory sink that keeps the last `limit` committed events: what
+ * `status` shows and the tests look at. Nothing survives a restart.
  */
 export class RecentEvents implements GatewayEventSink {
   private readonly events: GatewayEvent[] = [];
 
   constructor(readonly limit = 200) {}
 
-  emit(event: GatewayEvent): void {
+  committed(event: GatewayEvent): void {
     this.events.push(event);
     if (this.events.length > this.limit) this.events.splice(0, this.events.length - this.limit);
   }

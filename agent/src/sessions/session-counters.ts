@@ -21,6 +21,10 @@ export class SessionCounters {
   sessionObserverErrors = 0;
   /** The event sink threw; the session change itself is kept. */
   eventSinkFailures = 0;
+  /** Frames whose bookkeeping had to wait for the storage (disk full, I/O error, write lock); written later, in order. */
+  bookkeepingDeferred = 0;
+  /** Frames relayed but never recorded: the storage was unavailable and the in-memory wait was full. */
+  bookkeepingDropped = 0;
 
   snapshot(): Record<string, number> {
     return Object.fromEntries(Object.entries(this).filter((entry): entry is [string, number] => typeof entry[1] === 'number'));

@@ -2,7 +2,9 @@ import type { DriverDirectory } from '../drivers/driver-directory.js';
 import type { FrameEvent, FrameObserver, StationInfo } from '../ocpp/frame-observer.js';
 import { isCall, MessageType, type CallErrorFrame, type CallResultFrame, type OcppFrame } from '../ocpp/ocpp-frame.js';
 import type { SqliteDatabase } from '../store/gateway-store.js';
+import { isStorageUnavailable } from '../store/storage-unavailable.js';
 import type { Logger } from '../util/logger.js';
+import { DeferredBookkeeping, type DeferredWork } from './deferred-bookkeeping.js';
 import type { GatewayEvent, GatewayEventSink } from './gateway-events.js';
 import { Ocpp16Rules } from './ocpp16-rules.js';
 import { Ocpp201Rules } from './ocpp201-rules.js';
@@ -23,7 +25,14 @@ export interface SessionObserverDeps {
   readonly logger: Logger;
   /** Receive time (record bookkeeping, a 1.6 status without timestamp); session times are the station's. */
   readonly now?: () => Date;
+  /** How often bookkeeping waiting for the storage is tried again (default 5 s). */
+  readonly storageRetryMs?: number;
+  /** Frames whose bookkeeping may wait for the storage at most (default 10,000). */
+  readonly maxDeferredFrames?: number;
 }
+
+export const DEFAULT_STORAGE_RETRY_MS = 5_000;
+export const DEFAULT_MAX_DEFERRED_FRAMES = 10_000;
 
 /**
  * Builds charging sessions and station details from the frames going by,
@@ -34,6 +43,11 @@ export interface SessionObserverDeps {
  * Each frame's bookkeeping runs in one SQLite transaction, and the event sink
  * is called inside it, so an outbox in the same database commits together
  * with the session change.
+ *
+ * When the storage cannot take the write (a full disk, an I/O error, a write
+ * lock held too long), the frame's bookkeeping waits in memory, in order,
+ * and is retried every `storageRetryMs`; frames that arrive meanwhile wait
+ * behind it. The relay never waits for any of this.
  */
 export class SessionObserver implements FrameObserver {
   readonly name = 'sessions';
@@ -42,9 +56,19 @@ export class SessionObserver implements FrameObserver {
   readonly counters = new SessionCounters();
   private readonly rules: Readonly<Record<OcppFamily, VersionRules>>;
   private readonly stations: StationTracker;
+  private readonly clock: () => Date;
+  private readonly deferred: DeferredBookkeeping;
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** While deferred bookkeeping is written: the time its frame went by. */
+  private replayingReceivedAt: Date | undefined;
+  /** Events emitted by the transaction under way, for `committed` once it commits. */
+  private uncommittedEvents: GatewayEvent[] | undefined;
+  private lastDropLogAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly deps: SessionObserverDeps) {
-    const now = deps.now ?? (() => new Date());
+    this.clock = deps.now ?? (() => new Date());
+    this.deferred = new DeferredBookkeeping(deps.maxDeferredFrames ?? DEFAULT_MAX_DEFERRED_FRAMES);
+    const now = (): Date => this.replayingReceivedAt ?? this.clock();
     const emit = (event: GatewayEvent): void => this.emit(event);
     const ledger = new SessionLedger({ records: new SessionRecords(deps.db), drivers: deps.drivers, emit, counters: this.counters, now });
     this.stations = new StationTracker({ details: new StationDetails(deps.db), emit, counters: this.counters, now });
@@ -85,19 +109,128 @@ export class SessionObserver implements FrameObserver {
     else if (isCallError(frame)) this.guarded(station, answers.action, () => rules.error(station, answers, frame.errorCode));
   }
 
+  /** Frames whose bookkeeping waits for the storage to take writes again. */
+  get deferredFrames(): number {
+    return this.deferred.size;
+  }
+
+  /** Stop retrying; one last try to write what waits, and say what is lost if the storage is still unavailable. */
+  close(): void {
+    if (this.retryTimer) clearInterval(this.retryTimer);
+    this.retryTimer = undefined;
+    if (this.deferred.size === 0) return;
+    this.retryDeferred();
+    if (this.deferred.size > 0) {
+      this.deps.logger.error({ frames: this.deferred.size }, 'storage still unavailable at shutdown: the bookkeeping of these frames is lost');
+    }
+  }
+
   private guarded(station: StationInfo, what: string, work: () => void): void {
+    if (this.deferred.size > 0) {
+      // Keep the order: nothing is written past bookkeeping that still waits.
+      this.defer({ station, what, receivedAt: this.clock(), work });
+      return;
+    }
+    try {
+      this.write(work);
+    } catch (error: unknown) {
+      if (isStorageUnavailable(error)) {
+        this.deps.logger.error(
+          { err: error, stationId: station.stationId, action: what, retryMs: this.retryMs },
+          'storage cannot take writes (disk full?); session bookkeeping waits in memory and is retried; relay continues',
+        );
+        this.defer({ station, what, receivedAt: this.clock(), work });
+        this.retryTimer ??= setInterval(() => this.retryDeferred(), this.retryMs).unref();
+        return;
+      }
+      this.bookkeepingFailed(error, station, what);
+    }
+  }
+
+  /**
+   * One transaction; counters touched by a transaction that rolled back are
+   * put back, and its events reach in-memory consumers only once it committed.
+   */
+  private write(work: () => void): void {
+    const before = this.counters.snapshot();
+    const events: GatewayEvent[] = [];
+    this.uncommittedEvents = events;
     try {
       this.deps.db.transaction(work)();
     } catch (error: unknown) {
-      this.counters.sessionObserverErrors += 1;
-      this.deps.logger.error({ err: error, stationId: station.stationId, action: what }, 'session bookkeeping failed; relay continues');
+      Object.assign(this.counters, before);
+      throw error;
+    } finally {
+      this.uncommittedEvents = undefined;
+    }
+    for (const event of events) this.committed(event);
+  }
+
+  private committed(event: GatewayEvent): void {
+    try {
+      this.deps.events.committed?.(event);
+    } catch (error: unknown) {
+      this.deps.logger.error({ err: error, topic: event.topic, event: event.payload.event }, 'event listener failed');
+    }
+  }
+
+  private bookkeepingFailed(error: unknown, station: StationInfo, what: string): void {
+    this.counters.sessionObserverErrors += 1;
+    this.deps.logger.error({ err: error, stationId: station.stationId, action: what }, 'session bookkeeping failed; relay continues');
+  }
+
+  private get retryMs(): number {
+    return this.deps.storageRetryMs ?? DEFAULT_STORAGE_RETRY_MS;
+  }
+
+  private defer(entry: DeferredWork): void {
+    if (this.deferred.add(entry)) {
+      this.counters.bookkeepingDeferred += 1;
+      return;
+    }
+    this.counters.bookkeepingDropped += 1;
+    const at = Date.now();
+    if (at - this.lastDropLogAt < 60_000) return;
+    this.lastDropLogAt = at;
+    this.deps.logger.error(
+      { limit: this.deferred.limit, dropped: this.counters.bookkeepingDropped, stationId: entry.station.stationId, action: entry.what },
+      'storage unavailable for too long: no room left to keep bookkeeping in memory; this frame is relayed but not recorded',
+    );
+  }
+
+  private retryDeferred(): void {
+    let applied = 0;
+    try {
+      applied = this.deferred.drain((entry) => this.replay(entry));
+    } catch (error: unknown) {
+      this.deps.logger.debug({ err: error, waiting: this.deferred.size }, 'storage still unavailable');
+      return;
+    }
+    if (this.retryTimer) clearInterval(this.retryTimer);
+    this.retryTimer = undefined;
+    this.deps.logger.warn({ applied }, 'storage takes writes again: the waiting session bookkeeping is written');
+  }
+
+  /** Write deferred bookkeeping as of its frame's time; throws only while the storage is still unavailable. */
+  private replay(entry: DeferredWork): void {
+    this.replayingReceivedAt = entry.receivedAt;
+    try {
+      this.write(entry.work);
+    } catch (error: unknown) {
+      if (isStorageUnavailable(error)) throw error;
+      this.bookkeepingFailed(error, entry.station, entry.what);
+    } finally {
+      this.replayingReceivedAt = undefined;
     }
   }
 
   private emit(event: GatewayEvent): void {
     try {
-      this.deps.events.emit(event);
+      this.deps.events.emit?.(event);
+      this.uncommittedEvents?.push(event);
     } catch (error: unknown) {
+      // The outbox could not store it: roll the change back with it, so both wait for the storage together.
+      if (isStorageUnavailable(error)) throw error;
       this.counters.eventSinkFailures += 1;
       this.deps.logger.error({ err: error, topic: event.topic, event: event.payload.event }, 'event sink failed; the event is lost');
     }

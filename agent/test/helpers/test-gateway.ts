@@ -26,6 +26,8 @@ export interface TestGatewayOptions {
   /** Default: silent unless PLEEVI_TEST_LOG names a level. */
   readonly logger?: GatewayDeps['logger'];
   readonly scheduleSettleMs?: GatewayDeps['scheduleSettleMs'];
+  readonly storageRetryMs?: GatewayDeps['storageRetryMs'];
+  readonly maxDeferredFrames?: GatewayDeps['maxDeferredFrames'];
 }
 
 /**
@@ -68,6 +70,8 @@ export async function startTestGateway(t: Test, options: TestGatewayOptions): Pr
     ...(options.events ? { events: options.events } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.scheduleSettleMs !== undefined ? { scheduleSettleMs: options.scheduleSettleMs } : {}),
+    ...(options.storageRetryMs !== undefined ? { storageRetryMs: options.storageRetryMs } : {}),
+    ...(options.maxDeferredFrames !== undefined ? { maxDeferredFrames: options.maxDeferredFrames } : {}),
   });
   t.teardown(() => gateway.close());
   return gateway;
