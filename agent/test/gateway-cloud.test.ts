@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import t, { type Test } from 'tap';
 import { issueClientCert } from './helpers/certs.js';
-import { MOSQUITTO_MISSING, startMosquitto } from './helpers/mosquitto.js';
+import { MOSQUITTO_MISSING, startMosquitto, type MosquittoBroker } from './helpers/mosquitto.js';
+import { mountSmallDisk } from './helpers/small-disk.js';
 import { connectStation, startCpms, type RpcPeer } from './helpers/ocpp-peers.js';
 import { CLI, ROOT, runCli } from './helpers/run-cli.js';
 import { waitUntil } from './helpers/wait-until.js';
@@ -39,7 +40,22 @@ interface Received {
   readonly payload: Record<string, unknown>;
 }
 
-t.test('sessions and schedules over MQTT survive a broker outage and a SIGKILL', { skip: MOSQUITTO_MISSING }, async (t) => {
+interface CloudRig {
+  readonly broker: MosquittoBroker;
+  /** The cloud's own MQTT client. */
+  readonly cloud: MqttClient;
+  readonly configPath: string;
+  readonly received: Received[];
+  readonly P: string;
+  on(suffix: string): Received[];
+}
+
+/**
+ * mosquitto with mutual TLS, a CPMS, the daemon's config (data in `dataDir`,
+ * default: a temporary folder) and the cloud: a subscriber with its own
+ * certificate on the same broker.
+ */
+async function startCloudRig(t: Test, options: { dataDir?: string } = {}): Promise<CloudRig> {
   const broker = await startMosquitto(t, { tls: true });
   const tls = broker.tls;
   if (!tls) throw new Error('TLS listener missing');
@@ -66,7 +82,7 @@ t.test('sessions and schedules over MQTT survive a broker outage and a SIGKILL',
     configPath,
     JSON.stringify({
       gatewayId: 'gw-e2e',
-      dataDir: join(dir, 'data'),
+      dataDir: options.dataDir ?? join(dir, 'data'),
       listen: { host: '127.0.0.1', port: 0 },
       upstream: { url: cpms.url },
       mqtt: { url: tls.url, tls: { ca: 'ca.pem', cert: 'gw.crt', key: 'gw.key' } },
@@ -74,7 +90,6 @@ t.test('sessions and schedules over MQTT survive a broker outage and a SIGKILL',
     }),
   );
 
-  // The cloud: a subscriber with its own certificate, on the same broker.
   const cloudCert = await issueClientCert(tls.ca, 'cloud');
   const received: Received[] = [];
   const cloud: MqttClient = await connectAsync(tls.url, { ca: tls.ca.cert, cert: cloudCert.cert, key: cloudCert.key, protocolVersion: 5, clientId: 'cloud', clean: false, properties: { sessionExpiryInterval: 600 } });
@@ -82,7 +97,25 @@ t.test('sessions and schedules over MQTT survive a broker outage and a SIGKILL',
   cloud.on('message', (topic, payload) => received.push({ topic, payload: JSON.parse(payload.toString()) as Record<string, unknown> }));
   await cloud.subscribeAsync('pleevi/v1/gw/gw-e2e/#', { qos: 1 });
   const P = 'pleevi/v1/gw/gw-e2e';
-  const on = (suffix: string): Received[] => received.filter((message) => message.topic === `${P}/${suffix}`);
+  return { broker, cloud, configPath, received, P, on: (suffix) => received.filter((message) => message.topic === `${P}/${suffix}`) };
+}
+
+/** A started and stopped charging session on `station`. */
+async function chargingSession(station: RpcPeer, badge: string): Promise<void> {
+  const started = (await station.call('StartTransaction', { connectorId: 1, idTag: badge, meterStart: 0, timestamp: new Date().toISOString() })) as { transactionId: number };
+  await station.call('StopTransaction', { transactionId: started.transactionId, meterStop: 1500, timestamp: new Date().toISOString() });
+}
+
+/** Event seqs as the cloud saw them: strictly one after the other (QoS 1 duplicates ignored). */
+function checkSeqs(t: Test, rig: CloudRig): void {
+  const seqs = [...new Set(rig.received.filter((m) => m.topic.startsWith(`${rig.P}/events/`)).map((m) => Number(m.payload.seq)))];
+  t.same(seqs, [...seqs].sort((a, b) => a - b), 'events arrive in seq order (duplicates from QoS 1 ignored by seq)');
+  for (let i = 1; i < seqs.length; i += 1) t.equal(seqs[i], (seqs[i - 1] ?? 0) + 1, `no gap before seq ${seqs[i]}`);
+}
+
+t.test('sessions and schedules over MQTT survive a broker outage and a SIGKILL', { skip: MOSQUITTO_MISSING }, async (t) => {
+  const rig = await startCloudRig(t);
+  const { broker, cloud, configPath, on } = rig;
 
   let daemon = startDaemon(t, configPath);
   await waitUntil(() => on('status').some((m) => m.payload.online === true), 'the gateway announces itself online', 15_000);
@@ -95,15 +128,12 @@ t.test('sessions and schedules over MQTT survive a broker outage and a SIGKILL',
     return { status: 'Accepted' };
   });
   await station.call('BootNotification', { chargePointVendor: 'Pleevi', chargePointModel: 'E2E' });
-  const session = async (badge: string): Promise<void> => {
-    const started = (await station.call('StartTransaction', { connectorId: 1, idTag: badge, meterStart: 0, timestamp: new Date().toISOString() })) as { transactionId: number };
-    await station.call('StopTransaction', { transactionId: started.transactionId, meterStop: 1500, timestamp: new Date().toISOString() });
-  };
+  const session = (badge: string): Promise<void> => chargingSession(station, badge);
   await session('BADGE-A');
   await waitUntil(() => on('events/session').some((m) => m.payload.event === 'ended'), 'the first session is published', 15_000);
 
   await cloud.publishAsync(
-    `${P}/cmd/set-schedule`,
+    `${rig.P}/cmd/set-schedule`,
     JSON.stringify({ id: 'cmd-1', scheduleId: 'sched-1', stationId: 'CP-E2E', connectorId: 0, purpose: 'default', unit: 'A', periods: [{ startOffsetS: 0, limit: 16 }] }),
     { qos: 1 },
   );
@@ -124,9 +154,7 @@ t.test('sessions and schedules over MQTT survive a broker outage and a SIGKILL',
   daemon = startDaemon(t, configPath);
   await waitUntil(() => on('events/session').filter((m) => m.payload.event === 'ended').length >= 3, 'the queued sessions arrive after the restart', 20_000);
 
-  const seqs = [...new Set(received.filter((m) => m.topic.startsWith(`${P}/events/`)).map((m) => Number(m.payload.seq)))];
-  t.same(seqs, [...seqs].sort((a, b) => a - b), 'events arrive in seq order (duplicates from QoS 1 ignored by seq)');
-  for (let i = 1; i < seqs.length; i += 1) t.equal(seqs[i], (seqs[i - 1] ?? 0) + 1, `no gap before seq ${seqs[i]}`);
+  checkSeqs(t, rig);
   const badges = on('events/session').filter((m) => m.payload.event === 'ended').map((m) => m.payload.idTag);
   t.same([...new Set(badges)], ['BADGE-A', 'BADGE-B', 'BADGE-C'], 'every session, in order');
 
@@ -136,4 +164,40 @@ t.test('sessions and schedules over MQTT survive a broker outage and a SIGKILL',
   daemon.process.kill('SIGTERM');
   t.equal(await daemon.exited, 0);
   await waitUntil(() => on('status').at(-1)?.payload.online === false, 'a clean stop says offline');
+});
+
+t.test('a full disk under the daemon: stations are served, and every event reaches the cloud once space is back', { skip: MOSQUITTO_MISSING }, async (t) => {
+  const disk = mountSmallDisk(t, 8 * 1024 * 1024);
+  if (!disk) {
+    t.plan(0, 'mounting a tmpfs needs root');
+    return;
+  }
+  const rig = await startCloudRig(t, { dataDir: disk.path });
+  const { configPath, on } = rig;
+  const daemon = startDaemon(t, configPath);
+  await waitUntil(() => on('status').some((m) => m.payload.online === true), 'the gateway announces itself online', 15_000);
+  const status = JSON.parse((await runCli(['status', '--json', '--config', configPath])).stdout) as { listen: { port: number } };
+  const station = await connectStation({ endpoint: `ws://127.0.0.1:${status.listen.port}/ocpp`, identity: 'CP-DISK' });
+  t.teardown(() => station.close({ force: true }));
+  await station.call('BootNotification', { chargePointVendor: 'Pleevi', chargePointModel: 'E2E' });
+  await chargingSession(station, 'BADGE-1');
+  await waitUntil(() => on('events/session').some((m) => m.payload.event === 'ended'), 'the first session is published', 15_000);
+
+  disk.fill();
+  await chargingSession(station, 'BADGE-2');
+  await chargingSession(station, 'BADGE-3');
+  const full = await runCli(['status', '--config', configPath]);
+  t.match(full.stdout, /storage +UNAVAILABLE \(disk full, I\/O errors or locked\): the session bookkeeping of \d+ frames waits in memory/, 'status tells the technician');
+  t.match(daemon.log(), /storage cannot take writes \(disk full\?\)/, 'the daemon logged the full disk');
+  t.equal(on('events/session').filter((m) => m.payload.event === 'ended').length, 1, 'nothing is published that was not stored');
+
+  disk.free();
+  await waitUntil(() => on('events/session').filter((m) => m.payload.event === 'ended').length >= 3, 'the waiting sessions reach the cloud', 20_000);
+  const badges = on('events/session').filter((m) => m.payload.event === 'ended').map((m) => m.payload.idTag);
+  t.same([...new Set(badges)], ['BADGE-1', 'BADGE-2', 'BADGE-3'], 'every session, in order');
+  checkSeqs(t, rig);
+  t.match((await runCli(['status', '--config', configPath])).stdout, /storage +ok/, 'status is back to ok');
+
+  daemon.process.kill('SIGTERM');
+  t.equal(await daemon.exited, 0);
 });
