@@ -10,13 +10,14 @@ import { SqliteDriverDirectory } from './drivers/driver-list-store.js';
 import type { DriverDirectory } from './drivers/driver-directory.js';
 import type { GatewayEvent, GatewayEventSink } from './sessions/gateway-events.js';
 import { RecentEvents } from './sessions/recent-events.js';
-import { SessionObserver } from './sessions/session-observer.js';
+import { DEFAULT_STORAGE_RETRY_MS, SessionObserver } from './sessions/session-observer.js';
 import { CloudLink } from './cloud/cloud-link.js';
 import { ScheduleService } from './schedules/schedule-service.js';
 import { scheduleCommandHandlers } from './schedules/schedule-commands.js';
 import type { MqttLinkStatus } from './cloud/mqtt-link.js';
 import { StationListener } from './proxy/station-listener.js';
 import { openStore, type SqliteDatabase } from './store/gateway-store.js';
+import { openStoreOrMemoryCopy, type OpenedStore, type StorageMode } from './store/store-or-memory-copy.js';
 import { StationRecords } from './store/station-records.js';
 import type { Logger } from './util/logger.js';
 import { GATEWAY_VERSION } from './version.js';
@@ -34,7 +35,11 @@ export interface GatewayDeps {
   readonly now?: () => Date;
   /** How long after a connect schedules wait for a BootNotification before re-applying (default 2 s). */
   readonly scheduleSettleMs?: number;
-  /** How often session bookkeeping that waits for the storage (disk full) is retried (default 5 s). */
+  /**
+   * How often session bookkeeping that waits for the storage (disk full) is
+   * retried, and how often a gateway running on an in-memory copy tries to
+   * open its database again (default 5 s).
+   */
   readonly storageRetryMs?: number;
   /** Frames whose session bookkeeping may wait in memory for the storage (default 10,000). */
   readonly maxDeferredFrames?: number;
@@ -60,8 +65,12 @@ export interface GatewayStatus {
   /** The MQTT link's state, or a sentence when no `mqtt` is configured. */
   readonly cloudLink: MqttLinkStatus | string;
   readonly stations: readonly StationStatus[];
-  /** `unavailable` while session bookkeeping waits in memory for the disk (full, I/O errors, locked). */
-  readonly storage: { readonly state: 'ok' | 'unavailable'; readonly waitingFrames: number };
+  /**
+   * `unavailable` while session bookkeeping waits in memory for the disk (full,
+   * I/O errors, locked); `memory` when the database could not even be opened
+   * at start and the gateway runs on an in-memory copy (relay only, nothing kept).
+   */
+  readonly storage: { readonly state: 'ok' | 'unavailable' | 'memory'; readonly waitingFrames: number };
   readonly counters: Record<string, number>;
   /** The latest session and station events, newest last (what the cloud link will publish). */
   readonly recentEvents: readonly GatewayEvent[];
@@ -86,13 +95,23 @@ export class Gateway {
   readonly schedules: ScheduleService;
   private readonly listener: StationListener;
   private boundPorts: { port: number; tlsPort?: number } = { port: 0 };
+  readonly store: SqliteDatabase;
+  /** `memory`: the database could not be opened at start; see `openStoreOrMemoryCopy`. */
+  readonly storageMode: StorageMode;
+  private readonly storageRetryMs: number;
+  private storageProbe: NodeJS.Timeout | undefined;
+  private readonly storageRecoveredListeners = new Set<() => void>();
 
   private constructor(
     readonly config: GatewayConfig,
-    readonly store: SqliteDatabase,
+    opened: OpenedStore,
     private readonly logger: Logger,
     deps: GatewayDeps,
   ) {
+    const store = opened.db;
+    this.store = store;
+    this.storageMode = opened.mode;
+    this.storageRetryMs = deps.storageRetryMs ?? DEFAULT_STORAGE_RETRY_MS;
     const observers = deps.observers ?? [];
     const localAnswerers = deps.localAnswerers ?? [];
     this.pipeline = new InspectionPipeline(logger);
@@ -103,7 +122,8 @@ export class Gateway {
       onStationDisconnected: (station, code) => records.disconnected(station.stationId, code, new Date()),
     });
     const drivers = deps.drivers ?? new SqliteDriverDirectory(store);
-    this.cloud = config.mqtt ? new CloudLink({ config: config.mqtt, gatewayId: config.gatewayId, store, logger, startedAt: this.startedAt, counters: () => this.cloudCounters() }) : undefined;
+    // On an in-memory copy the outbox's seq would restart from the copy's at the next start and collide: no cloud link then.
+    this.cloud = config.mqtt && opened.mode === 'disk' ? new CloudLink({ config: config.mqtt, gatewayId: config.gatewayId, store, logger, startedAt: this.startedAt, counters: () => this.cloudCounters() }) : undefined;
     const sink: GatewayEventSink | undefined = deps.events ?? this.cloud?.outbox;
     this.events = sink
       ? {
@@ -141,18 +161,19 @@ export class Gateway {
   }
 
   static async start(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
-    const store = openStore(config.dataDir);
-    const gateway = new Gateway(config, store, deps.logger, deps);
+    const opened = openStoreOrMemoryCopy(config.dataDir);
+    const gateway = new Gateway(config, opened, deps.logger, deps);
     try {
       gateway.boundPorts = await gateway.listener.listen();
     } catch (error: unknown) {
       await gateway.listener.close();
-      store.close();
+      opened.db.close();
       throw error;
     }
+    if (opened.mode === 'memory') gateway.runOnMemoryCopy(opened.reason ?? 'unknown');
     gateway.schedules.start();
     gateway.cloud?.start();
-    if (!gateway.cloud) deps.logger.info('no mqtt configured: running without a cloud link');
+    if (!config.mqtt) deps.logger.info('no mqtt configured: running without a cloud link');
     deps.logger.info(
       { gatewayId: config.gatewayId, version: GATEWAY_VERSION, port: gateway.boundPorts.port, tlsPort: gateway.boundPorts.tlsPort, upstream: config.upstream.url },
       'gateway started',
@@ -166,6 +187,34 @@ export class Gateway {
 
   get tlsPort(): number | undefined {
     return this.boundPorts.tlsPort;
+  }
+
+  /**
+   * `listener` is called once the database opens again after the gateway
+   * started on an in-memory copy; `pleevi-edge run` then restarts the daemon.
+   */
+  onStorageRecovered(listener: () => void): void {
+    this.storageRecoveredListeners.add(listener);
+  }
+
+  private runOnMemoryCopy(reason: string): void {
+    this.logger.error(
+      { reason, dataDir: this.config.dataDir, retryMs: this.storageRetryMs },
+      'the database cannot be opened (disk full?): running on an in-memory copy; stations are relayed, the cloud link is off, nothing of this run is kept; tried again until it opens',
+    );
+    this.storageProbe = setInterval(() => {
+      try {
+        openStore(this.config.dataDir).close();
+      } catch (error: unknown) {
+        this.logger.debug({ err: error }, 'the database still cannot be opened');
+        return;
+      }
+      clearInterval(this.storageProbe);
+      this.storageProbe = undefined;
+      this.logger.warn({ dataDir: this.config.dataDir }, 'the database opens again');
+      for (const listener of this.storageRecoveredListeners) listener();
+    }, this.storageRetryMs);
+    this.storageProbe.unref();
   }
 
   /** The gateway's own CALL to a connected station, through its call lane. */
@@ -201,9 +250,9 @@ export class Gateway {
       uptimeS: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       listen: { port: this.port, ...(this.tlsPort ? { tlsPort: this.tlsPort } : {}), path: this.config.listen.path },
       upstream: { url: this.config.upstream.url },
-      cloudLink: this.cloud ? this.cloud.link.status() : 'none (no mqtt configured: the gateway runs without a cloud link)',
+      cloudLink: this.cloud ? this.cloud.link.status() : this.config.mqtt ? 'off (running on an in-memory copy of the database)' : 'none (no mqtt configured: the gateway runs without a cloud link)',
       stations,
-      storage: { state: this.sessions.deferredFrames > 0 ? 'unavailable' : 'ok', waitingFrames: this.sessions.deferredFrames },
+      storage: { state: this.storageMode === 'memory' ? 'memory' : this.sessions.deferredFrames > 0 ? 'unavailable' : 'ok', waitingFrames: this.sessions.deferredFrames },
       counters: { ...this.metrics.snapshot(), ...this.sessions.counters.snapshot(), observerFailures: this.pipeline.observerFailures, stationsConnected: stations.length },
       recentEvents: this.recentEvents.list().slice(-20),
     };
@@ -220,6 +269,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    if (this.storageProbe) clearInterval(this.storageProbe);
     this.schedules.close();
     await this.listener.close();
     await this.cloud?.stop();

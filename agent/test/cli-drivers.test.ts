@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SqliteDriverDirectory } from '../src/drivers/driver-list-store.js';
 import { openStore } from '../src/store/gateway-store.js';
+import { mountSmallDisk } from './helpers/small-disk.js';
 
 
 
@@ -17,9 +18,9 @@ interface Site {
   file(name: string, content: string | Buffer): string;
 }
 
-function site(t: Test): Site {
+function site(t: Test, dataDirOn?: string): Site {
   const dir = t.testdir();
-  const dataDir = join(dir, 'data');
+  const dataDir = dataDirOn ?? join(dir, 'data');
   const config = join(dir, 'config.json');
   writeFileSync(config, JSON.stringify({ dataDir, upstream: { url: 'ws://127.0.0.1:9/ocpp' }, admin: { socket: join(dir, 'admin.sock') } }));
   return {
@@ -103,6 +104,31 @@ t.test('a bad file: every problem with its line on stderr, exit 2, the list unch
   const parsed = JSON.parse(json.stdout) as { imported: boolean; problems: Array<{ line: number }> };
   t.equal(parsed.imported, false);
   t.same(parsed.problems.map((problem) => problem.line), [3, 4, 5]);
+});
+
+t.test('a full disk: a clear error, exit 1, the list unchanged', async (t) => {
+  const disk = mountSmallDisk(t, 4 * 1024 * 1024);
+  if (!disk) {
+    t.plan(0, 'mounting a tmpfs needs root');
+    return;
+  }
+  const s = site(t, disk.path);
+  t.equal((await s.drivers('import', s.file('drivers.csv', SEMICOLONS))).code, 0, 'the first list fits');
+  disk.fill();
+  let rows = 'email,badge\n';
+  for (let i = 0; i < 2000; i += 1) rows += `driver${i}@example.com,04${i.toString(16).padStart(8, '0')}\n`;
+  const refused = await s.drivers('import', s.file('big.csv', rows));
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, /big\.csv: the database could not be written \((database or disk is full|cannot prepare the database .+: disk I\/O error)\); the driver list is unchanged \[PE_ERR_STORE\]/);
+  const list = await listJson(t, s);
+  t.same(
+    list.drivers.map((driver) => driver.email),
+    ['jane.smith@example.com', 'john.doe@example.com'],
+    'the earlier list is still in force, and can be listed on the full disk',
+  );
+  const lookup = await s.drivers('lookup', 'badge003');
+  t.equal(lookup.code, 0, 'a lookup works on the full disk');
+  t.match(lookup.stdout, /jane\.smith@example\.com/);
 });
 
 t.test('not UTF-8 and missing header are refused with exit 2', async (t) => {

@@ -4,14 +4,22 @@
  * bookkeeping must wait in order and be written, with its events, once space
  * is back. Needs root to mount the tmpfs (CI runs as root).
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { parseDriverCsvText } from '../src/drivers/driver-csv.js';
+import { importDrivers } from '../src/drivers/driver-list-store.js';
 import type { Gateway } from '../src/gateway.js';
+import { openStore } from '../src/store/gateway-store.js';
 import { RecentEvents } from '../src/sessions/recent-events.js';
 import { SessionRecords } from '../src/sessions/session-records.js';
 import { createLogger } from '../src/util/logger.js';
 import { MemoryDrivers } from './helpers/memory-drivers.js';
 import { BOOT_1_6, connectStation, startCpms, type RpcPeer } from './helpers/ocpp-peers.js';
 import { mountSmallDisk, type SmallDisk } from './helpers/small-disk.js';
+import { CLI, ROOT, runCli } from './helpers/run-cli.js';
 import { startTestGateway, stationEndpoint } from './helpers/test-gateway.js';
 import { waitUntil } from './helpers/wait-until.js';
 
@@ -147,4 +155,86 @@ t.test('disk full for too long: past the in-memory bound frames are relayed but 
 
   await rig.gateway.close();
   t.match(logLines(rig, 'storage still unavailable at shutdown: the bookkeeping of these frames is lost'), [{ frames: 2 }], 'what is lost at shutdown is said');
+});
+
+t.test('the database cannot even be opened at start (disk full): the gateway runs on an in-memory copy and says when it opens again', async (t) => {
+  const disk = mountSmallDisk(t, DISK_BYTES);
+  if (!disk) {
+    t.plan(0, 'mounting a tmpfs needs root');
+    return;
+  }
+  // An earlier run left a driver list and stopped cleanly.
+  const earlier = openStore(disk.path);
+  importDrivers(earlier, parseDriverCsvText('email;badge\nalice@example.com;04A2B3C4\n').rows, { mode: 'replace', source: 'test' });
+  earlier.close();
+  disk.fill();
+
+  const cpms = await startCpms({
+    onClient: (client: RpcPeer) => {
+      client.handle('BootNotification', () => ({ status: 'Accepted', currentTime: new Date().toISOString(), interval: 300 }));
+      client.handle('StartTransaction', () => ({ transactionId: 7, idTagInfo: { status: 'Accepted' } }));
+      client.handle('StopTransaction', () => ({}));
+    },
+  });
+  t.teardown(() => cpms.close());
+  const logs: string[] = [];
+  const gateway = await startTestGateway(t, {
+    upstreamUrl: cpms.url,
+    dataDir: disk.path,
+    authorizationMode: 'local',
+    logger: createLogger('debug', { write: (line: string) => void logs.push(line) }),
+    storageRetryMs: 50,
+  });
+  const recovered = new Promise<void>((resolve) => gateway.onStorageRecovered(resolve));
+  t.equal(gateway.storageMode, 'memory');
+  t.equal(gateway.status().storage.state, 'memory', 'status says the gateway runs on an in-memory copy');
+  t.match(logs.join(''), /the database cannot be opened \(disk full\?\): running on an in-memory copy/);
+
+  const peer = await connectStation({ endpoint: stationEndpoint(gateway), identity: 'CP-MEM' });
+  t.teardown(() => peer.close({ force: true }));
+  t.match(await peer.call('BootNotification', BOOT_1_6), { status: 'Accepted' }, 'relayed to the CPMS');
+  t.same(await peer.call('Authorize', { idTag: '04a2b3c4' }), { idTagInfo: { status: 'Accepted' } }, 'the copied driver list answers');
+  t.same(await peer.call('Authorize', { idTag: 'FFFF0000' }), { idTagInfo: { status: 'Invalid' } });
+  await chargingSession(peer, 7, '2025-04-03T10:00:00Z', '2025-04-03T11:00:00Z');
+  t.match(gateway.status().counters, { sessionsStarted: 1, sessionsEnded: 1 }, 'sessions are followed in memory');
+
+  disk.free();
+  await recovered;
+  t.match(logs.join(''), /the database opens again/);
+});
+
+t.test('pleevi-edge run on a full disk: serves stations, status says IN MEMORY, exits 75 once the database opens so systemd restarts it', async (t) => {
+  const disk = mountSmallDisk(t, DISK_BYTES);
+  if (!disk) {
+    t.plan(0, 'mounting a tmpfs needs root');
+    return;
+  }
+  disk.fill();
+  const cpms = await startCpms({
+    onClient: (client: RpcPeer) => client.handle('BootNotification', () => ({ status: 'Accepted', currentTime: new Date().toISOString(), interval: 300 })),
+  });
+  t.teardown(() => cpms.close());
+  const dir = mkdtempSync(join(tmpdir(), 'pe-mem-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const configPath = join(dir, 'config.json');
+  writeFileSync(configPath, JSON.stringify({ dataDir: disk.path, listen: { host: '127.0.0.1', port: 0 }, upstream: { url: cpms.url }, admin: { socket: join(dir, 'admin.sock') } }));
+
+  const daemon = spawn(process.execPath, [CLI, 'run', '--config', configPath], { cwd: ROOT });
+  let log = '';
+  daemon.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  daemon.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => daemon.once('exit', (code) => resolve(code)));
+  t.teardown(() => void daemon.kill('SIGKILL'));
+  await waitUntil(() => log.includes('admin API listening'), 'the daemon to start', 15_000);
+
+  const status = await runCli(['status', '--config', configPath]);
+  t.match(status.stdout, /storage +IN MEMORY: the database could not be opened/, 'status tells the technician');
+  const port = Number(/"port":(\d+)/.exec(log)?.[1]);
+  const peer = await connectStation({ endpoint: `ws://127.0.0.1:${port}/ocpp`, identity: 'CP-RUN' });
+  t.teardown(() => peer.close({ force: true }));
+  t.match(await peer.call('BootNotification', BOOT_1_6), { status: 'Accepted' }, 'a station is served through the daemon');
+
+  disk.free();
+  t.equal(await exited, 75, 'exit 75 (EX_TEMPFAIL): systemd Restart=on-failure starts it again');
+  t.match(log, /the database opens again/);
 });

@@ -9,5 +9,7 @@ export interface CliIo {
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+/** `run`: the daemon stopped so that it starts again (EX_TEMPFAIL); systemd's Restart=on-failure does that. */
+export const EXIT_RESTART = 75;
 
 export type CliCommand = (args: readonly string[], io: CliIo) => Promise<number>;

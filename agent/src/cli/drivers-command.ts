@@ -12,7 +12,10 @@ import { parseDriverCsv } from '../drivers/driver-csv.js';
 import { normalizeBadge } from '../drivers/driver-directory.js';
 import { DriverImportError, type DriverListProblem } from '../drivers/driver-import-error.js';
 import { importDrivers, readDriverListMeta, SqliteDriverDirectory, type ImportResult } from '../drivers/driver-list-store.js';
+import { describeError } from '../errors.js';
 import { openStore, type SqliteDatabase } from '../store/gateway-store.js';
+import { openStoreOrMemoryCopy } from '../store/store-or-memory-copy.js';
+import { isStorageUnavailable } from '../store/storage-unavailable.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './cli-io.js';
 import { formatTable } from './format-table.js';
 import { loadCliConfig } from './load-cli-config.js';
@@ -73,6 +76,11 @@ export const driversImportCommand: CliCommand = async (args, io) => {
     }
     return EXIT_OK;
   } catch (error: unknown) {
+    if (isStorageUnavailable(error)) {
+      // The import is one transaction: nothing of it was kept.
+      io.stderr.write(`pleevi-edge drivers import: ${path}: the database could not be written (${describeError(error)}); the driver list is unchanged [PE_ERR_STORE]\n`);
+      return EXIT_FAILURE;
+    }
     if (!(error instanceof DriverImportError)) throw error;
     io.stderr.write(`pleevi-edge drivers import: ${path}: ${error.message}\n`);
     for (const problem of error.problems) io.stderr.write(`line ${problem.line}: ${problem.message}\n`);
@@ -95,7 +103,7 @@ export const driversListCommand: CliCommand = async (args, io) => {
   }
   const config = loadCliConfig(flags.config, io);
   if (config === undefined) return EXIT_USAGE;
-  const { drivers, meta } = withStore(config, (db) => ({ drivers: new SqliteDriverDirectory(db).list(), meta: readDriverListMeta(db) }));
+  const { drivers, meta } = withStoreForReading(config, (db) => ({ drivers: new SqliteDriverDirectory(db).list(), meta: readDriverListMeta(db) }));
   if (flags.json === true) {
     // The shape of the cloud's replace-drivers (CONTRACT section 5), plus where the list came from.
     const json = { version: meta?.version ?? null, source: meta?.source ?? null, importedAt: meta?.importedAt ?? null, drivers };
@@ -125,7 +133,7 @@ export const driversLookupCommand: CliCommand = async (args, io) => {
   }
   const config = loadCliConfig(flags.config, io);
   if (config === undefined) return EXIT_USAGE;
-  const match = withStore(config, (db) => new SqliteDriverDirectory(db).lookup(badge));
+  const match = withStoreForReading(config, (db) => new SqliteDriverDirectory(db).lookup(badge));
   const badgeId = normalizeBadge(badge);
   if (flags.json === true) {
     io.stdout.write(`${JSON.stringify({ badgeId, driver: match === undefined ? null : { email: match.email } }, null, 2)}\n`);
@@ -163,6 +171,16 @@ function parseFlags(name: string, usage: string, args: readonly string[], io: Cl
     return EXIT_OK;
   }
   return { flags: parsed.values, positionals: parsed.positionals };
+}
+
+/** Reading works on a full disk too: from a copy of the file when SQLite cannot open it (see openStoreOrMemoryCopy). */
+function withStoreForReading<T>(config: GatewayConfig, use: (db: SqliteDatabase) => T): T {
+  const { db } = openStoreOrMemoryCopy(config.dataDir);
+  try {
+    return use(db);
+  } finally {
+    db.close();
+  }
 }
 
 function withStore<T>(config: GatewayConfig, use: (db: SqliteDatabase) => T): T {

@@ -3,10 +3,15 @@ import { startAdminServer } from '../admin/admin-server.js';
 import { Gateway } from '../gateway.js';
 import { createLogger } from '../util/logger.js';
 import { ServiceNotifier } from '../util/service-notifier.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_RESTART, EXIT_USAGE, type CliCommand } from './cli-io.js';
 import { loadCliConfig } from './load-cli-config.js';
 
-/** `pleevi-edge run`: the daemon. Stops cleanly on SIGTERM / SIGINT. */
+/**
+ * `pleevi-edge run`: the daemon. Stops cleanly on SIGTERM / SIGINT (exit 0).
+ * A daemon that had to start on an in-memory copy of its database (disk
+ * full) stops with exit 75 once the database opens again, so that systemd
+ * starts it afresh on the real one.
+ */
 export const runCommand: CliCommand = async (args, io) => {
   let flags;
   try {
@@ -25,19 +30,23 @@ export const runCommand: CliCommand = async (args, io) => {
   const notifier = new ServiceNotifier(io.env, logger);
   await notifier.ready(`relaying on port ${gateway.port}`);
 
-  await new Promise<void>((resolve) => {
+  const why = await new Promise<'signal' | 'storage'>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       logger.info({ signal }, 'stopping');
-      resolve();
+      resolve('signal');
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+    gateway.onStorageRecovered(() => {
+      logger.warn({ exitCode: EXIT_RESTART }, 'stopping so that the gateway starts again on its database');
+      resolve('storage');
+    });
   });
   await notifier.stopping();
   admin.close();
   await gateway.close();
   logger.flush();
-  return EXIT_OK;
+  return why === 'storage' ? EXIT_RESTART : EXIT_OK;
 };
 
 export { EXIT_FAILURE };

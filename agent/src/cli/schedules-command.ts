@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ScheduleRecords, type ScheduleRecord } from '../schedules/schedule-records.js';
-import { DATABASE_FILE, openStore } from '../store/gateway-store.js';
+import { DATABASE_FILE } from '../store/gateway-store.js';
+import { openStoreOrMemoryCopy } from '../store/store-or-memory-copy.js';
 import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
 import { formatTable } from './format-table.js';
 import { loadCliConfig } from './load-cli-config.js';
@@ -62,7 +63,8 @@ export const schedulesCommand: CliCommand = async (args, io) => {
 /** No database yet (the daemon never ran here) reads as no schedules; the CLI does not create one. */
 function readSchedules(dataDir: string, all: boolean): ScheduleRecord[] {
   if (!existsSync(join(dataDir, DATABASE_FILE))) return [];
-  const db = openStore(dataDir);
+  // On a full disk SQLite cannot open the file; a copy of it still answers.
+  const { db } = openStoreOrMemoryCopy(dataDir);
   try {
     const records = new ScheduleRecords(db);
     return all ? records.all() : records.live();

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SessionRecord } from '../sessions/session-record.js';
 import { SessionRecords } from '../sessions/session-records.js';
-import { DATABASE_FILE, openStore } from '../store/gateway-store.js';
+import { DATABASE_FILE } from '../store/gateway-store.js';
+import { openStoreOrMemoryCopy } from '../store/store-or-memory-copy.js';
 import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
 import { formatTable } from './format-table.js';
 import { loadCliConfig } from './load-cli-config.js';
@@ -72,7 +73,8 @@ export const sessionsCommand: CliCommand = async (args, io) => {
 /** No database yet (the daemon never ran here) reads as no sessions; the CLI does not create one. */
 function readSessions(dataDir: string, activeOnly: boolean, limit: number): SessionRecord[] {
   if (!existsSync(join(dataDir, DATABASE_FILE))) return [];
-  const db = openStore(dataDir);
+  // On a full disk SQLite cannot open the file; a copy of it still answers.
+  const { db } = openStoreOrMemoryCopy(dataDir);
   try {
     return new SessionRecords(db).list({ activeOnly, limit: limit === 0 ? -1 : limit });
   } finally {

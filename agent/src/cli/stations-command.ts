@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { StationDetails, type ConnectorStatus, type StationDetail } from '../sessions/station-details.js';
-import { DATABASE_FILE, openStore } from '../store/gateway-store.js';
+import { DATABASE_FILE } from '../store/gateway-store.js';
+import { openStoreOrMemoryCopy } from '../store/store-or-memory-copy.js';
 import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
 import { formatTable } from './format-table.js';
 import { loadCliConfig } from './load-cli-config.js';
@@ -54,7 +55,8 @@ export const stationsCommand: CliCommand = async (args, io) => {
 /** No database yet (the daemon never ran here) reads as no stations; the CLI does not create one. */
 function readStations(dataDir: string): StationDetail[] {
   if (!existsSync(join(dataDir, DATABASE_FILE))) return [];
-  const db = openStore(dataDir);
+  // On a full disk SQLite cannot open the file; a copy of it still answers.
+  const { db } = openStoreOrMemoryCopy(dataDir);
   try {
     return new StationDetails(db).list();
   } finally {

@@ -59,6 +59,9 @@ export const statusCommand: CliCommand = async (args, io) => {
 
 function describeStorage(storage: GatewayStatus['storage']): string {
   if (storage.state === 'ok') return 'ok';
+  if (storage.state === 'memory') {
+    return 'IN MEMORY: the database could not be opened (disk full?); stations are relayed, the cloud link is off, nothing is kept; the gateway restarts itself once it opens';
+  }
   return `UNAVAILABLE (disk full, I/O errors or locked): the session bookkeeping of ${storage.waitingFrames} frames waits in memory and is retried; see the log`;
 }
 

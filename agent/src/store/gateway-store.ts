@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { StoreError } from '../errors.js';
+import { describeError, StoreError } from '../errors.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 
 export type SqliteDatabase = Database.Database;
@@ -22,7 +22,7 @@ export function openStore(dataDir: string, migrations: readonly Migration[] = MI
     mkdirSync(dataDir, { recursive: true, mode: 0o750 });
     db = new Database(path);
   } catch (error: unknown) {
-    throw new StoreError(`cannot open the database ${path}`, { cause: error });
+    throw new StoreError(`cannot open the database ${path}: ${describeError(error)}`, { cause: error });
   }
   try {
     db.pragma('journal_mode = WAL');
@@ -32,7 +32,7 @@ export function openStore(dataDir: string, migrations: readonly Migration[] = MI
     migrate(db, migrations);
   } catch (error: unknown) {
     db.close();
-    throw error instanceof StoreError ? error : new StoreError(`cannot prepare the database ${path}`, { cause: error });
+    throw error instanceof StoreError ? error : new StoreError(`cannot prepare the database ${path}: ${describeError(error)}`, { cause: error });
   }
   return db;
 }

@@ -9,7 +9,9 @@
 const TRANSIENT_CODE_PREFIXES = ['SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_BUSY'] as const;
 
 export function isStorageUnavailable(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null || !('code' in error)) return false;
-  const { code } = error;
-  return typeof code === 'string' && TRANSIENT_CODE_PREFIXES.some((prefix) => code.startsWith(prefix));
+  if (typeof error !== 'object' || error === null) return false;
+  const code = 'code' in error ? error.code : undefined;
+  if (typeof code === 'string' && TRANSIENT_CODE_PREFIXES.some((prefix) => code.startsWith(prefix))) return true;
+  // A StoreError ("cannot open the database ...") carries SQLite's error as its cause.
+  return 'cause' in error && error.cause !== error && isStorageUnavailable(error.cause);
 }
