@@ -17,6 +17,7 @@ import { SqliteDriverDirectory } from '../src/drivers/driver-list-store.js';
 import { openStore, type SqliteDatabase } from '../src/store/gateway-store.js';
 import { createLogger } from '../src/util/logger.js';
 import { MOSQUITTO_MISSING, startMosquitto, type MosquittoBroker } from './helpers/mosquitto.js';
+import { mountSmallDisk } from './helpers/small-disk.js';
 import { waitUntil } from './helpers/wait-until.js';
 
 const level = process.env.PLEEVI_TEST_LOG;
@@ -256,4 +257,34 @@ t.test('cloud commands against mosquitto', { skip: MOSQUITTO_MISSING }, async (t
     t.match(await awayCloud.ack('while-away'), { ok: true, result: { executions: 1 } });
     t.equal(back.counting.executions, 1);
   });
+});
+
+t.test('a full disk: a command that must write gets storage_unavailable, and the same id runs once space is back', { skip: MOSQUITTO_MISSING }, async (t) => {
+  const disk = mountSmallDisk(t, 4 * 1024 * 1024);
+  if (!disk) {
+    t.plan(0, 'mounting a tmpfs needs root');
+    return;
+  }
+  const broker = await startMosquitto(t);
+  const prefix = 'pleevi/v1/gw/gw-disk';
+  const cloud = await startCloud(t, broker, prefix);
+  const gateway = startGateway(t, broker, 'gw-disk', disk.path);
+  await waitUntil(() => gateway.link.connected, 'the link is connected');
+  await cloud.send('ping', { id: 'warm-up' });
+  await cloud.ack('warm-up');
+
+  disk.fill();
+  const command = { id: 'full-1', version: 1, drivers: [{ email: 'alice@example.com', badgeIds: ['04A2B3C4'] }] };
+  await cloud.send('replace-drivers', command);
+  t.match(await cloud.ack('full-1'), {
+    ok: false,
+    error: { code: 'storage_unavailable', message: /storage cannot take writes now \(database or disk is full\); nothing was changed; send the command again later/ },
+  });
+  const directory = new SqliteDriverDirectory(gateway.db);
+  t.equal(directory.lookup('04A2B3C4'), undefined, 'nothing was changed');
+
+  disk.free();
+  await cloud.send('replace-drivers', command);
+  t.match(await cloud.ack('full-1', 2), { ok: true }, 'the same id runs once space is back');
+  t.match(directory.lookup('04a2b3c4'), { email: 'alice@example.com' });
 });

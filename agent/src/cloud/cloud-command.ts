@@ -28,6 +28,7 @@ export type CommandErrorCode =
   | 'unknown_station'
   | 'unknown_schedule'
   | 'station_error'
+  | 'storage_unavailable'
   | 'internal_error';
 
 /** A command that cannot be carried out; becomes `{"ok":false,"error":{code,message}}`. */

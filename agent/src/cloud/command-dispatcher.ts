@@ -1,4 +1,5 @@
 import { describeError } from '../errors.js';
+import { isStorageUnavailable } from '../store/storage-unavailable.js';
 import type { Logger } from '../util/logger.js';
 import { CommandError, type CloudCommand, type CommandHandler } from './cloud-command.js';
 import { errorAck, okAck, type CommandAck } from './command-ack.js';
@@ -85,6 +86,8 @@ export class CommandDispatcher {
     const started = Date.now();
     const ack = await this.execute(handler, command, logger);
     logger.info({ ok: ack.ok, ...(ack.ok ? {} : { code: ack.error.code }), ms: Date.now() - started }, 'cloud command executed');
+    // Nothing was done: the same id sent again later must run, not get this ack back.
+    if (!ack.ok && ack.error.code === 'storage_unavailable') return ack;
     try {
       this.log.record(command.id, name, ack, receivedAt);
     } catch (error: unknown) {
@@ -99,6 +102,10 @@ export class CommandDispatcher {
       return okAck(command.id, command.name, await handler.execute(command));
     } catch (error: unknown) {
       if (error instanceof CommandError) return errorAck(command.id, command.name, error.ackCode, error.message);
+      if (isStorageUnavailable(error)) {
+        logger.error({ err: error }, 'cloud command not carried out: the storage cannot take writes');
+        return errorAck(command.id, command.name, 'storage_unavailable', `the gateway's storage cannot take writes now (${describeError(error)}); nothing was changed; send the command again later`);
+      }
       logger.error({ err: error }, 'cloud command failed unexpectedly');
       return errorAck(command.id, command.name, 'internal_error', `internal error: ${describeError(error)}`);
     }
