@@ -10,7 +10,8 @@ import { SqliteDriverDirectory } from './drivers/driver-list-store.js';
 import type { DriverDirectory } from './drivers/driver-directory.js';
 import type { GatewayEvent, GatewayEventSink } from './sessions/gateway-events.js';
 import { RecentEvents } from './sessions/recent-events.js';
-import { DEFAULT_STORAGE_RETRY_MS, SessionObserver } from './sessions/session-observer.js';
+import { SessionObserver } from './sessions/session-observer.js';
+import { DEFAULT_STORAGE_RETRY_MS } from './store/deferred-writes.js';
 import { CloudLink } from './cloud/cloud-link.js';
 import { ScheduleService } from './schedules/schedule-service.js';
 import { scheduleCommandHandlers } from './schedules/schedule-commands.js';
@@ -152,6 +153,7 @@ export class Gateway {
       logger: logger.child({ feature: 'schedules' }),
       ...(deps.now ? { now: deps.now } : {}),
       ...(deps.scheduleSettleMs !== undefined ? { connectSettleMs: deps.scheduleSettleMs } : {}),
+      storageRetryMs: this.storageRetryMs,
     });
     this.pipeline.add(this.schedules);
     for (const handler of scheduleCommandHandlers(this.schedules)) this.cloud?.register(handler);

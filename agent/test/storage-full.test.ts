@@ -12,6 +12,7 @@ import t, { type Test } from 'tap';
 import { parseDriverCsvText } from '../src/drivers/driver-csv.js';
 import { importDrivers } from '../src/drivers/driver-list-store.js';
 import type { Gateway } from '../src/gateway.js';
+import { scheduleCommandHandlers } from '../src/schedules/schedule-commands.js';
 import { openStore } from '../src/store/gateway-store.js';
 import { RecentEvents } from '../src/sessions/recent-events.js';
 import { SessionRecords } from '../src/sessions/session-records.js';
@@ -237,4 +238,54 @@ t.test('pleevi-edge run on a full disk: serves stations, status says IN MEMORY, 
   disk.free();
   t.equal(await exited, 75, 'exit 75 (EX_TEMPFAIL): systemd Restart=on-failure starts it again');
   t.match(log, /the database opens again/);
+});
+
+t.test('disk full: a schedule re-applied meanwhile is reported once space is back', async (t) => {
+  const disk = mountSmallDisk(t, DISK_BYTES);
+  if (!disk) {
+    t.plan(0, 'mounting a tmpfs needs root');
+    return;
+  }
+  const cpms = await startCpms({
+    protocols: ['ocpp1.6'],
+    onClient: (client: RpcPeer) => client.handle('BootNotification', () => ({ status: 'Accepted', currentTime: new Date().toISOString(), interval: 300 })),
+  });
+  t.teardown(() => cpms.close());
+  const events = new RecentEvents();
+  const logs: string[] = [];
+  const gateway = await startTestGateway(t, {
+    upstreamUrl: cpms.url,
+    dataDir: disk.path,
+    events,
+    logger: createLogger('debug', { write: (line: string) => void logs.push(line) }),
+    storageRetryMs: 50,
+    scheduleSettleMs: 100,
+  });
+  const [setSchedule] = scheduleCommandHandlers(gateway.schedules);
+  let profilesSet = 0;
+  const connect = async (): Promise<RpcPeer> => {
+    const peer = await connectStation({ endpoint: stationEndpoint(gateway), identity: 'CP-SCHED', protocols: ['ocpp1.6'] });
+    t.teardown(() => peer.close({ force: true }));
+    peer.handle('SetChargingProfile', () => {
+      profilesSet += 1;
+      return { status: 'Accepted' };
+    });
+    return peer;
+  };
+  const first = await connect();
+  const body = { id: 'cmd-1', scheduleId: 'cap', stationId: 'CP-SCHED', connectorId: 0, purpose: 'max', unit: 'A', periods: [{ startOffsetS: 0, limit: 16 }] };
+  t.match(await setSchedule?.execute({ id: 'cmd-1', name: 'set-schedule', body }), { state: 'applied' });
+
+  disk.fill();
+  await first.close({ force: true });
+  await connect();
+  await waitUntil(() => profilesSet === 2, 're-applied on the reconnect');
+  await waitUntil(() => logs.some((line) => line.includes('the schedule event waits in memory')), 'the event to wait for the storage');
+  const scheduleEvents = (): string[] => events.list().flatMap((event) => (event.topic === 'schedule' ? [event.payload.event] : []));
+  t.same(scheduleEvents(), [], 'not reported while it cannot be stored');
+
+  disk.free();
+  await waitUntil(() => scheduleEvents().length === 1, 'the reapplied event once space is back');
+  t.same(scheduleEvents(), ['reapplied']);
+  t.match(gateway.schedules.list(), [{ scheduleId: 'cap', state: 'applied' }]);
 });

@@ -4,6 +4,8 @@ import { describeError } from '../errors.js';
 import type { FrameEvent, FrameObserver, StationInfo } from '../ocpp/frame-observer.js';
 import { isCall, MessageType } from '../ocpp/ocpp-frame.js';
 import type { GatewayEvent, GatewayEventSink, ScheduleEvent } from '../sessions/gateway-events.js';
+import { DEFAULT_STORAGE_RETRY_MS, DeferredWrites, type DeferredWrite } from '../store/deferred-writes.js';
+import { isStorageUnavailable } from '../store/storage-unavailable.js';
 import type { SqliteDatabase } from '../store/gateway-store.js';
 import type { Logger } from '../util/logger.js';
 import { ProfileConversionError, setChargingProfileCall } from './charging-profile.js';
@@ -30,6 +32,8 @@ export interface ScheduleServiceDeps {
    * B02); one that only reconnected gets them when this runs out. Default 2000.
    */
   readonly connectSettleMs?: number;
+  /** How often schedule events that wait for the storage (disk full) are retried (default 5 s). */
+  readonly storageRetryMs?: number;
 }
 
 /** The ack `result` of `set-schedule` (CONTRACT section 5). */
@@ -61,6 +65,8 @@ const TRIGGER_REASONS: Readonly<Record<Trigger, string>> = {
 
 /** setTimeout's ceiling is ~24.8 days; waking hourly also absorbs clock steps. */
 const MAX_TIMER_MS = 60 * 60_000;
+/** Schedule events kept in memory at most while the storage cannot take them. */
+const MAX_WAITING_REPORTS = 1_000;
 
 /**
  * The cloud's charging schedules on the stations (CONTRACT section 5,
@@ -89,6 +95,9 @@ export class ScheduleService implements FrameObserver {
   private readonly cpmsClears = new Map<string, Map<string, unknown>>();
   private expiryTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Schedule events the storage could not take yet (disk full), in order. */
+  private readonly waitingReports = new DeferredWrites(MAX_WAITING_REPORTS);
+  private reportRetryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: ScheduleServiceDeps) {
     this.records = new ScheduleRecords(deps.db);
@@ -106,6 +115,12 @@ export class ScheduleService implements FrameObserver {
   close(): void {
     this.closed = true;
     clearTimeout(this.expiryTimer);
+    if (this.reportRetryTimer) clearInterval(this.reportRetryTimer);
+    this.reportRetryTimer = undefined;
+    if (this.waitingReports.size > 0) this.retryReports();
+    if (this.waitingReports.size > 0) {
+      this.deps.logger.error({ events: this.waitingReports.size }, 'storage still unavailable at shutdown: these schedule events are lost');
+    }
     for (const timer of this.settleTimers.values()) clearTimeout(timer);
     this.settleTimers.clear();
   }
@@ -323,12 +338,52 @@ export class ScheduleService implements FrameObserver {
       reason: outcome.reason,
     };
     const scheduleEvent: GatewayEvent = { topic: 'schedule', payload };
-    this.deps.db.transaction(() => {
-      this.records.record(record.scheduleId, { ...outcome, result: event, at: this.now().toISOString() });
-      this.deps.events.emit?.(scheduleEvent);
-    })();
-    this.deps.events.committed?.(scheduleEvent);
+    const at = this.now();
+    const write = (): void => {
+      this.deps.db.transaction(() => {
+        this.records.record(record.scheduleId, { ...outcome, result: event, at: at.toISOString() });
+        this.deps.events.emit?.(scheduleEvent);
+      })();
+      this.deps.events.committed?.(scheduleEvent);
+    };
     this.deps.logger.info({ stationId: record.stationId, scheduleId: record.scheduleId, profileId: record.profileId, event, status: outcome.status, reason: outcome.reason }, 'schedule event');
+    const entry = { stationId: record.stationId, what: `schedule ${event}`, at, write };
+    if (this.waitingReports.size > 0) {
+      this.keepReport(entry);
+      return;
+    }
+    try {
+      write();
+    } catch (error: unknown) {
+      if (!isStorageUnavailable(error)) throw error;
+      this.deps.logger.error({ err: error, scheduleId: record.scheduleId, event, retryMs: this.retryMs }, 'storage cannot take writes (disk full?); the schedule event waits in memory and is retried');
+      this.keepReport(entry);
+    }
+  }
+
+  private get retryMs(): number {
+    return this.deps.storageRetryMs ?? DEFAULT_STORAGE_RETRY_MS;
+  }
+
+  private keepReport(entry: DeferredWrite): void {
+    if (!this.waitingReports.add(entry)) {
+      this.deps.logger.error({ stationId: entry.stationId, what: entry.what }, 'too many schedule events waiting for the storage; this one is lost');
+      return;
+    }
+    this.reportRetryTimer ??= setInterval(() => this.retryReports(), this.retryMs).unref();
+  }
+
+  private retryReports(): void {
+    let written = 0;
+    try {
+      written = this.waitingReports.drain((entry) => entry.write());
+    } catch (error: unknown) {
+      this.deps.logger.debug({ err: error, waiting: this.waitingReports.size }, 'storage still unavailable for schedule events');
+      return;
+    }
+    if (this.reportRetryTimer) clearInterval(this.reportRetryTimer);
+    this.reportRetryTimer = undefined;
+    this.deps.logger.warn({ written }, 'storage takes writes again: the waiting schedule events are written');
   }
 
   /** Record the outcome of a command; its ack carries it, so no event. */

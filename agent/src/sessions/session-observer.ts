@@ -2,9 +2,9 @@ import type { DriverDirectory } from '../drivers/driver-directory.js';
 import type { FrameEvent, FrameObserver, StationInfo } from '../ocpp/frame-observer.js';
 import { isCall, MessageType, type CallErrorFrame, type CallResultFrame, type OcppFrame } from '../ocpp/ocpp-frame.js';
 import type { SqliteDatabase } from '../store/gateway-store.js';
+import { DEFAULT_STORAGE_RETRY_MS, DeferredWrites, type DeferredWrite } from '../store/deferred-writes.js';
 import { isStorageUnavailable } from '../store/storage-unavailable.js';
 import type { Logger } from '../util/logger.js';
-import { DeferredBookkeeping, type DeferredWork } from './deferred-bookkeeping.js';
 import type { GatewayEvent, GatewayEventSink } from './gateway-events.js';
 import { Ocpp16Rules } from './ocpp16-rules.js';
 import { Ocpp201Rules } from './ocpp201-rules.js';
@@ -31,7 +31,6 @@ export interface SessionObserverDeps {
   readonly maxDeferredFrames?: number;
 }
 
-export const DEFAULT_STORAGE_RETRY_MS = 5_000;
 export const DEFAULT_MAX_DEFERRED_FRAMES = 10_000;
 
 /**
@@ -57,7 +56,7 @@ export class SessionObserver implements FrameObserver {
   private readonly rules: Readonly<Record<OcppFamily, VersionRules>>;
   private readonly stations: StationTracker;
   private readonly clock: () => Date;
-  private readonly deferred: DeferredBookkeeping;
+  private readonly deferred: DeferredWrites;
   private retryTimer: NodeJS.Timeout | undefined;
   /** While deferred bookkeeping is written: the time its frame went by. */
   private replayingReceivedAt: Date | undefined;
@@ -67,7 +66,7 @@ export class SessionObserver implements FrameObserver {
 
   constructor(private readonly deps: SessionObserverDeps) {
     this.clock = deps.now ?? (() => new Date());
-    this.deferred = new DeferredBookkeeping(deps.maxDeferredFrames ?? DEFAULT_MAX_DEFERRED_FRAMES);
+    this.deferred = new DeferredWrites(deps.maxDeferredFrames ?? DEFAULT_MAX_DEFERRED_FRAMES);
     const now = (): Date => this.replayingReceivedAt ?? this.clock();
     const emit = (event: GatewayEvent): void => this.emit(event);
     const ledger = new SessionLedger({ records: new SessionRecords(deps.db), drivers: deps.drivers, emit, counters: this.counters, now });
@@ -128,7 +127,7 @@ export class SessionObserver implements FrameObserver {
   private guarded(station: StationInfo, what: string, work: () => void): void {
     if (this.deferred.size > 0) {
       // Keep the order: nothing is written past bookkeeping that still waits.
-      this.defer({ station, what, receivedAt: this.clock(), work });
+      this.defer({ stationId: station.stationId, what, at: this.clock(), write: work });
       return;
     }
     try {
@@ -139,11 +138,11 @@ export class SessionObserver implements FrameObserver {
           { err: error, stationId: station.stationId, action: what, retryMs: this.retryMs },
           'storage cannot take writes (disk full?); session bookkeeping waits in memory and is retried; relay continues',
         );
-        this.defer({ station, what, receivedAt: this.clock(), work });
+        this.defer({ stationId: station.stationId, what, at: this.clock(), write: work });
         this.retryTimer ??= setInterval(() => this.retryDeferred(), this.retryMs).unref();
         return;
       }
-      this.bookkeepingFailed(error, station, what);
+      this.bookkeepingFailed(error, station.stationId, what);
     }
   }
 
@@ -174,16 +173,16 @@ export class SessionObserver implements FrameObserver {
     }
   }
 
-  private bookkeepingFailed(error: unknown, station: StationInfo, what: string): void {
+  private bookkeepingFailed(error: unknown, stationId: string, what: string): void {
     this.counters.sessionObserverErrors += 1;
-    this.deps.logger.error({ err: error, stationId: station.stationId, action: what }, 'session bookkeeping failed; relay continues');
+    this.deps.logger.error({ err: error, stationId, action: what }, 'session bookkeeping failed; relay continues');
   }
 
   private get retryMs(): number {
     return this.deps.storageRetryMs ?? DEFAULT_STORAGE_RETRY_MS;
   }
 
-  private defer(entry: DeferredWork): void {
+  private defer(entry: DeferredWrite): void {
     if (this.deferred.add(entry)) {
       this.counters.bookkeepingDeferred += 1;
       return;
@@ -193,7 +192,7 @@ export class SessionObserver implements FrameObserver {
     if (at - this.lastDropLogAt < 60_000) return;
     this.lastDropLogAt = at;
     this.deps.logger.error(
-      { limit: this.deferred.limit, dropped: this.counters.bookkeepingDropped, stationId: entry.station.stationId, action: entry.what },
+      { limit: this.deferred.limit, dropped: this.counters.bookkeepingDropped, stationId: entry.stationId, action: entry.what },
       'storage unavailable for too long: no room left to keep bookkeeping in memory; this frame is relayed but not recorded',
     );
   }
@@ -212,13 +211,13 @@ export class SessionObserver implements FrameObserver {
   }
 
   /** Write deferred bookkeeping as of its frame's time; throws only while the storage is still unavailable. */
-  private replay(entry: DeferredWork): void {
-    this.replayingReceivedAt = entry.receivedAt;
+  private replay(entry: DeferredWrite): void {
+    this.replayingReceivedAt = entry.at;
     try {
-      this.write(entry.work);
+      this.write(entry.write);
     } catch (error: unknown) {
       if (isStorageUnavailable(error)) throw error;
-      this.bookkeepingFailed(error, entry.station, entry.what);
+      this.bookkeepingFailed(error, entry.stationId, entry.what);
     } finally {
       this.replayingReceivedAt = undefined;
     }
