@@ -23,6 +23,9 @@ import { StationRecords } from './store/station-records.js';
 import type { Logger } from './util/logger.js';
 import { GATEWAY_VERSION } from './version.js';
 
+/** How long the daemon waits for another process's write lock before its write waits in memory instead. */
+export const DAEMON_BUSY_TIMEOUT_MS = 250;
+
 export interface GatewayDeps {
   readonly logger: Logger;
   /** Extra observers of the traffic (tests, the demo's frame printer). */
@@ -110,6 +113,10 @@ export class Gateway {
     deps: GatewayDeps,
   ) {
     const store = opened.db;
+    // The relay runs on this thread and SQLite waits synchronously for a lock:
+    // while a CLI import holds it, wait briefly, then let the write wait in
+    // memory (SQLITE_BUSY, see DeferredWrites) instead of stalling every station.
+    store.pragma(`busy_timeout = ${DAEMON_BUSY_TIMEOUT_MS}`);
     this.store = store;
     this.storageMode = opened.mode;
     this.storageRetryMs = deps.storageRetryMs ?? DEFAULT_STORAGE_RETRY_MS;

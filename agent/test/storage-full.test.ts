@@ -289,3 +289,33 @@ t.test('disk full: a schedule re-applied meanwhile is reported once space is bac
   t.same(scheduleEvents(), ['reapplied']);
   t.match(gateway.schedules.list(), [{ scheduleId: 'cap', state: 'applied' }]);
 });
+
+t.test('the database locked by another process (a long CLI import): the bookkeeping waits and is written once the lock is released', async (t) => {
+  const cpms = await startCpms({
+    onClient: (client: RpcPeer) => {
+      client.handle('BootNotification', () => ({ status: 'Accepted', currentTime: new Date().toISOString(), interval: 300 }));
+      client.handle('Authorize', () => ({ idTagInfo: { status: 'Accepted' } }));
+      client.handle('StartTransaction', () => ({ transactionId: 100, idTagInfo: { status: 'Accepted' } }));
+      client.handle('StopTransaction', () => ({}));
+    },
+  });
+  t.teardown(() => cpms.close());
+  const dataDir = t.testdir();
+  const events = new RecentEvents();
+  const gateway = await startTestGateway(t, { upstreamUrl: cpms.url, dataDir, events, drivers: new MemoryDrivers().add('alice@example.com', '04A2B3C4'), storageRetryMs: 50 });
+  const peer = await connectStation({ endpoint: stationEndpoint(gateway), identity: 'CP-LOCK' });
+  t.teardown(() => peer.close({ force: true }));
+  await peer.call('BootNotification', BOOT_1_6);
+
+  const other = openStore(dataDir);
+  t.teardown(() => other.close());
+  other.exec('BEGIN IMMEDIATE');
+  await chargingSession(peer, 100, '2025-04-04T10:00:00Z', '2025-04-04T11:00:00Z');
+  t.equal(gateway.status().storage.state, 'unavailable', 'the write lock is held elsewhere');
+  t.same(events.sessionEvents(), []);
+
+  other.exec('COMMIT');
+  await waitUntil(() => gateway.status().storage.state === 'ok', 'the waiting bookkeeping to be written');
+  t.same(events.sessionEvents().map((event) => event.event), ['started', 'ended']);
+  t.match(new SessionRecords(gateway.store).list(), [{ transactionId: '100', driverEmail: 'alice@example.com', state: 'ended' }]);
+});
