@@ -19,7 +19,6 @@ import type { MqttLinkStatus } from './cloud/mqtt-link.js';
 import { StationListener } from './proxy/station-listener.js';
 import { openStore, type SqliteDatabase } from './store/gateway-store.js';
 import { openStoreOrMemoryCopy, type OpenedStore, type StorageMode } from './store/store-or-memory-copy.js';
-import { StationRecords } from './store/station-records.js';
 import type { Logger } from './util/logger.js';
 import { GATEWAY_VERSION } from './version.js';
 
@@ -123,12 +122,6 @@ export class Gateway {
     const observers = deps.observers ?? [];
     const localAnswerers = deps.localAnswerers ?? [];
     this.pipeline = new InspectionPipeline(logger);
-    const records = new StationRecords(store);
-    this.pipeline.add({
-      name: 'station-records',
-      onStationConnected: (station) => records.connected(station.stationId, station.protocol, station.remoteAddress, new Date()),
-      onStationDisconnected: (station, code) => records.disconnected(station.stationId, code, new Date()),
-    });
     const drivers = deps.drivers ?? new SqliteDriverDirectory(store);
     // On an in-memory copy the outbox's seq would restart from the copy's at the next start and collide: no cloud link then.
     this.cloud = config.mqtt && opened.mode === 'disk' ? new CloudLink({ config: config.mqtt, gatewayId: config.gatewayId, store, logger, startedAt: this.startedAt, counters: () => this.cloudCounters() }) : undefined;

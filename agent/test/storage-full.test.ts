@@ -16,6 +16,7 @@ import { scheduleCommandHandlers } from '../src/schedules/schedule-commands.js';
 import { openStore } from '../src/store/gateway-store.js';
 import { RecentEvents } from '../src/sessions/recent-events.js';
 import { SessionRecords } from '../src/sessions/session-records.js';
+import { StationDetails } from '../src/sessions/station-details.js';
 import { createLogger } from '../src/util/logger.js';
 import { MemoryDrivers } from './helpers/memory-drivers.js';
 import { BOOT_1_6, connectStation, startCpms, type RpcPeer } from './helpers/ocpp-peers.js';
@@ -93,6 +94,8 @@ t.test('disk full: the relay keeps serving, the bookkeeping waits in order and i
   const second = await station(t, rig, 'CP-FULL-2');
 
   rig.disk.fill();
+  // A station never seen before connects and boots while the disk is full.
+  await station(t, rig, 'CP-FULL-NEW');
   await chargingSession(first, 100, '2025-04-01T10:00:00Z', '2025-04-01T11:00:00Z');
   const heartbeat = (await second.call('Heartbeat', {})) as { currentTime?: string };
   t.type(heartbeat.currentTime, 'string', 'another station is still served through the gateway');
@@ -127,6 +130,11 @@ t.test('disk full: the relay keeps serving, the bookkeeping waits in order and i
       ['CP-FULL-2', 'ended'],
     ],
     'every session event arrives, in the order the frames went by',
+  );
+  t.match(
+    new StationDetails(rig.gateway.store).list().find((detail) => detail.stationId === 'CP-FULL-NEW'),
+    { protocol: 'ocpp1.6', vendor: BOOT_1_6.chargePointVendor, model: BOOT_1_6.chargePointModel, connectCount: 1, lastConnectedAt: String, remoteAddress: '127.0.0.1' },
+    'the station that first connected during the outage is recorded with its connect and boot details',
   );
   const counters = rig.gateway.status().counters;
   t.match(counters, { sessionsStarted: 2, sessionsEnded: 2, authorizeRequests: 2, sessionObserverErrors: 0, bookkeepingDropped: 0 });

@@ -3,6 +3,7 @@ import type { FrameEvent, FrameObserver, StationInfo } from '../ocpp/frame-obser
 import { isCall, MessageType, type CallErrorFrame, type CallResultFrame, type OcppFrame } from '../ocpp/ocpp-frame.js';
 import type { SqliteDatabase } from '../store/gateway-store.js';
 import { DEFAULT_STORAGE_RETRY_MS, DeferredWrites, type DeferredWrite } from '../store/deferred-writes.js';
+import { StationRecords } from '../store/station-records.js';
 import { isStorageUnavailable } from '../store/storage-unavailable.js';
 import type { Logger } from '../util/logger.js';
 import type { GatewayEvent, GatewayEventSink } from './gateway-events.js';
@@ -56,6 +57,9 @@ export class SessionObserver implements FrameObserver {
   private readonly rules: Readonly<Record<OcppFamily, VersionRules>>;
   private readonly stations: StationTracker;
   private readonly clock: () => Date;
+  /** The time of the frame being written: now, or when a deferred frame went by. */
+  private readonly frameTime: () => Date;
+  private readonly records: StationRecords;
   private readonly deferred: DeferredWrites;
   private retryTimer: NodeJS.Timeout | undefined;
   /** While deferred bookkeeping is written: the time its frame went by. */
@@ -68,6 +72,8 @@ export class SessionObserver implements FrameObserver {
     this.clock = deps.now ?? (() => new Date());
     this.deferred = new DeferredWrites(deps.maxDeferredFrames ?? DEFAULT_MAX_DEFERRED_FRAMES);
     const now = (): Date => this.replayingReceivedAt ?? this.clock();
+    this.frameTime = now;
+    this.records = new StationRecords(deps.db);
     const emit = (event: GatewayEvent): void => this.emit(event);
     const ledger = new SessionLedger({ records: new SessionRecords(deps.db), drivers: deps.drivers, emit, counters: this.counters, now });
     this.stations = new StationTracker({ details: new StationDetails(deps.db), emit, counters: this.counters, now });
@@ -84,11 +90,18 @@ export class SessionObserver implements FrameObserver {
   }
 
   onStationConnected(station: StationInfo): void {
-    this.guarded(station, 'connect', () => this.stations.connected(station));
+    // The station's row first: boot details and schedules are written against it.
+    this.guarded(station, 'connect', () => {
+      this.records.connected(station.stationId, station.protocol, station.remoteAddress, this.frameTime());
+      this.stations.connected(station);
+    });
   }
 
   onStationDisconnected(station: StationInfo, code: number, reason: string): void {
-    this.guarded(station, 'disconnect', () => this.stations.disconnected(station, code, reason));
+    this.guarded(station, 'disconnect', () => {
+      this.records.disconnected(station.stationId, code, this.frameTime());
+      this.stations.disconnected(station, code, reason);
+    });
   }
 
   onFrame(event: FrameEvent): void {
