@@ -129,6 +129,7 @@ t.test('a full disk: a clear error, exit 1, the list unchanged', async (t) => {
   const lookup = await s.drivers('lookup', 'badge003');
   t.equal(lookup.code, 0, 'a lookup works on the full disk');
   t.match(lookup.stdout, /jane\.smith@example\.com/);
+  t.match(lookup.stderr, /note: the database cannot be opened \(.+\); this is read from a copy of the file and may miss the latest changes/, 'and says it reads a copy');
 });
 
 t.test('not UTF-8 and missing header are refused with exit 2', async (t) => {

@@ -14,10 +14,10 @@ import { DriverImportError, type DriverListProblem } from '../drivers/driver-imp
 import { importDrivers, readDriverListMeta, SqliteDriverDirectory, type ImportResult } from '../drivers/driver-list-store.js';
 import { describeError } from '../errors.js';
 import { openStore, type SqliteDatabase } from '../store/gateway-store.js';
-import { openStoreOrMemoryCopy } from '../store/store-or-memory-copy.js';
 import { isStorageUnavailable } from '../store/storage-unavailable.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './cli-io.js';
 import { formatTable } from './format-table.js';
+import { readStore } from './read-store.js';
 import { loadCliConfig } from './load-cli-config.js';
 
 const IMPORT_USAGE = `Usage: pleevi-edge drivers import FILE [--dry-run] [--merge] [--config FILE] [--json]
@@ -103,7 +103,7 @@ export const driversListCommand: CliCommand = async (args, io) => {
   }
   const config = loadCliConfig(flags.config, io);
   if (config === undefined) return EXIT_USAGE;
-  const { drivers, meta } = withStoreForReading(config, (db) => ({ drivers: new SqliteDriverDirectory(db).list(), meta: readDriverListMeta(db) }));
+  const { drivers, meta } = readStore(config.dataDir, io, (db) => ({ drivers: new SqliteDriverDirectory(db).list(), meta: readDriverListMeta(db) }));
   if (flags.json === true) {
     // The shape of the cloud's replace-drivers (CONTRACT section 5), plus where the list came from.
     const json = { version: meta?.version ?? null, source: meta?.source ?? null, importedAt: meta?.importedAt ?? null, drivers };
@@ -133,7 +133,7 @@ export const driversLookupCommand: CliCommand = async (args, io) => {
   }
   const config = loadCliConfig(flags.config, io);
   if (config === undefined) return EXIT_USAGE;
-  const match = withStoreForReading(config, (db) => new SqliteDriverDirectory(db).lookup(badge));
+  const match = readStore(config.dataDir, io, (db) => new SqliteDriverDirectory(db).lookup(badge));
   const badgeId = normalizeBadge(badge);
   if (flags.json === true) {
     io.stdout.write(`${JSON.stringify({ badgeId, driver: match === undefined ? null : { email: match.email } }, null, 2)}\n`);
@@ -171,16 +171,6 @@ function parseFlags(name: string, usage: string, args: readonly string[], io: Cl
     return EXIT_OK;
   }
   return { flags: parsed.values, positionals: parsed.positionals };
-}
-
-/** Reading works on a full disk too: from a copy of the file when SQLite cannot open it (see openStoreOrMemoryCopy). */
-function withStoreForReading<T>(config: GatewayConfig, use: (db: SqliteDatabase) => T): T {
-  const { db } = openStoreOrMemoryCopy(config.dataDir);
-  try {
-    return use(db);
-  } finally {
-    db.close();
-  }
 }
 
 function withStore<T>(config: GatewayConfig, use: (db: SqliteDatabase) => T): T {

@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ScheduleRecords, type ScheduleRecord } from '../schedules/schedule-records.js';
 import { DATABASE_FILE } from '../store/gateway-store.js';
-import { openStoreOrMemoryCopy } from '../store/store-or-memory-copy.js';
-import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
+import { EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './cli-io.js';
 import { formatTable } from './format-table.js';
+import { readStore } from './read-store.js';
 import { loadCliConfig } from './load-cli-config.js';
 import { parseCommandFlags } from './parse-command-flags.js';
 
@@ -31,7 +31,7 @@ export const schedulesCommand: CliCommand = async (args, io) => {
   const config = loadCliConfig(flags.config, io);
   if (!config) return EXIT_USAGE;
 
-  const schedules = readSchedules(config.dataDir, flags.all === true);
+  const schedules = readSchedules(config.dataDir, flags.all === true, io);
   if (flags.json) {
     io.stdout.write(`${JSON.stringify(schedules, null, 2)}\n`);
     return EXIT_OK;
@@ -61,16 +61,12 @@ export const schedulesCommand: CliCommand = async (args, io) => {
 };
 
 /** No database yet (the daemon never ran here) reads as no schedules; the CLI does not create one. */
-function readSchedules(dataDir: string, all: boolean): ScheduleRecord[] {
+function readSchedules(dataDir: string, all: boolean, io: CliIo): ScheduleRecord[] {
   if (!existsSync(join(dataDir, DATABASE_FILE))) return [];
-  // On a full disk SQLite cannot open the file; a copy of it still answers.
-  const { db } = openStoreOrMemoryCopy(dataDir);
-  try {
+  return readStore(dataDir, io, (db) => {
     const records = new ScheduleRecords(db);
     return all ? records.all() : records.live();
-  } finally {
-    db.close();
-  }
+  });
 }
 
 /** `0s 32A, 1800s 16A`: offsets from the schedule's start. */

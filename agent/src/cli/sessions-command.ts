@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import type { SessionRecord } from '../sessions/session-record.js';
 import { SessionRecords } from '../sessions/session-records.js';
 import { DATABASE_FILE } from '../store/gateway-store.js';
-import { openStoreOrMemoryCopy } from '../store/store-or-memory-copy.js';
-import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
+import { EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './cli-io.js';
 import { formatTable } from './format-table.js';
+import { readStore } from './read-store.js';
 import { loadCliConfig } from './load-cli-config.js';
 import { parseCommandFlags } from './parse-command-flags.js';
 
@@ -41,7 +41,7 @@ export const sessionsCommand: CliCommand = async (args, io) => {
   if (!config) return EXIT_USAGE;
 
   const activeOnly = flags.active === true;
-  const sessions = readSessions(config.dataDir, activeOnly, limit);
+  const sessions = readSessions(config.dataDir, activeOnly, limit, io);
   if (flags.json) {
     io.stdout.write(`${JSON.stringify(sessions.map(toJson), null, 2)}\n`);
     return EXIT_OK;
@@ -71,15 +71,9 @@ export const sessionsCommand: CliCommand = async (args, io) => {
 };
 
 /** No database yet (the daemon never ran here) reads as no sessions; the CLI does not create one. */
-function readSessions(dataDir: string, activeOnly: boolean, limit: number): SessionRecord[] {
+function readSessions(dataDir: string, activeOnly: boolean, limit: number, io: CliIo): SessionRecord[] {
   if (!existsSync(join(dataDir, DATABASE_FILE))) return [];
-  // On a full disk SQLite cannot open the file; a copy of it still answers.
-  const { db } = openStoreOrMemoryCopy(dataDir);
-  try {
-    return new SessionRecords(db).list({ activeOnly, limit: limit === 0 ? -1 : limit });
-  } finally {
-    db.close();
-  }
+  return readStore(dataDir, io, (db) => new SessionRecords(db).list({ activeOnly, limit: limit === 0 ? -1 : limit }));
 }
 
 /** The stored record in the vocabulary of the session event (CONTRACT section 5) plus the bookkeeping. */

@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { StationDetails, type ConnectorStatus, type StationDetail } from '../sessions/station-details.js';
 import { DATABASE_FILE } from '../store/gateway-store.js';
-import { openStoreOrMemoryCopy } from '../store/store-or-memory-copy.js';
-import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
+import { EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './cli-io.js';
 import { formatTable } from './format-table.js';
+import { readStore } from './read-store.js';
 import { loadCliConfig } from './load-cli-config.js';
 import { parseCommandFlags } from './parse-command-flags.js';
 
@@ -24,7 +24,7 @@ export const stationsCommand: CliCommand = async (args, io) => {
   const config = loadCliConfig(flags.config, io);
   if (!config) return EXIT_USAGE;
 
-  const stations = readStations(config.dataDir);
+  const stations = readStations(config.dataDir, io);
   if (flags.json) {
     io.stdout.write(`${JSON.stringify(stations, null, 2)}\n`);
     return EXIT_OK;
@@ -53,15 +53,9 @@ export const stationsCommand: CliCommand = async (args, io) => {
 };
 
 /** No database yet (the daemon never ran here) reads as no stations; the CLI does not create one. */
-function readStations(dataDir: string): StationDetail[] {
+function readStations(dataDir: string, io: CliIo): StationDetail[] {
   if (!existsSync(join(dataDir, DATABASE_FILE))) return [];
-  // On a full disk SQLite cannot open the file; a copy of it still answers.
-  const { db } = openStoreOrMemoryCopy(dataDir);
-  try {
-    return new StationDetails(db).list();
-  } finally {
-    db.close();
-  }
+  return readStore(dataDir, io, (db) => new StationDetails(db).list());
 }
 
 /** `1:Charging` (1.6 connector 1), `1/2:Occupied` (2.x EVSE 1, connector 2). */
