@@ -96,14 +96,20 @@ export class ScheduleService implements FrameObserver {
   private expiryTimer: NodeJS.Timeout | undefined;
   private closed = false;
   /** Schedule events the storage could not take yet (disk full), in order. */
-  private readonly waitingReports = new DeferredWrites(MAX_WAITING_REPORTS);
-  private reportRetryTimer: NodeJS.Timeout | undefined;
+  private readonly waitingReports: DeferredWrites;
 
   constructor(private readonly deps: ScheduleServiceDeps) {
     this.records = new ScheduleRecords(deps.db);
     this.sender = new ProfileSender(deps.caller, deps.config.stackLevel, deps.config.callTimeoutMs);
     this.now = deps.now ?? (() => new Date());
     this.connectSettleMs = deps.connectSettleMs ?? 2000;
+    this.waitingReports = new DeferredWrites({
+      limit: MAX_WAITING_REPORTS,
+      retryMs: deps.storageRetryMs ?? DEFAULT_STORAGE_RETRY_MS,
+      apply: (entry) => entry.write(),
+      recoveredMessage: 'storage takes writes again: the waiting schedule events are written',
+      logger: deps.logger,
+    });
   }
 
   /** Arms the expiry timer for what the database already holds. */
@@ -115,12 +121,8 @@ export class ScheduleService implements FrameObserver {
   close(): void {
     this.closed = true;
     clearTimeout(this.expiryTimer);
-    if (this.reportRetryTimer) clearInterval(this.reportRetryTimer);
-    this.reportRetryTimer = undefined;
-    if (this.waitingReports.size > 0) this.retryReports();
-    if (this.waitingReports.size > 0) {
-      this.deps.logger.error({ events: this.waitingReports.size }, 'storage still unavailable at shutdown: these schedule events are lost');
-    }
+    const lost = this.waitingReports.close();
+    if (lost > 0) this.deps.logger.error({ events: lost }, 'storage still unavailable at shutdown: these schedule events are lost');
     for (const timer of this.settleTimers.values()) clearTimeout(timer);
     this.settleTimers.clear();
   }
@@ -356,34 +358,15 @@ export class ScheduleService implements FrameObserver {
       write();
     } catch (error: unknown) {
       if (!isStorageUnavailable(error)) throw error;
-      this.deps.logger.error({ err: error, scheduleId: record.scheduleId, event, retryMs: this.retryMs }, 'storage cannot take writes (disk full?); the schedule event waits in memory and is retried');
+      this.deps.logger.error({ err: error, scheduleId: record.scheduleId, event, retryMs: this.waitingReports.retryMs }, 'storage cannot take writes (disk full?); the schedule event waits in memory and is retried');
       this.keepReport(entry);
     }
-  }
-
-  private get retryMs(): number {
-    return this.deps.storageRetryMs ?? DEFAULT_STORAGE_RETRY_MS;
   }
 
   private keepReport(entry: DeferredWrite): void {
     if (!this.waitingReports.add(entry)) {
       this.deps.logger.error({ stationId: entry.stationId, what: entry.what }, 'too many schedule events waiting for the storage; this one is lost');
-      return;
     }
-    this.reportRetryTimer ??= setInterval(() => this.retryReports(), this.retryMs).unref();
-  }
-
-  private retryReports(): void {
-    let written = 0;
-    try {
-      written = this.waitingReports.drain((entry) => entry.write());
-    } catch (error: unknown) {
-      this.deps.logger.debug({ err: error, waiting: this.waitingReports.size }, 'storage still unavailable for schedule events');
-      return;
-    }
-    if (this.reportRetryTimer) clearInterval(this.reportRetryTimer);
-    this.reportRetryTimer = undefined;
-    this.deps.logger.warn({ written }, 'storage takes writes again: the waiting schedule events are written');
   }
 
   /** Record the outcome of a command; its ack carries it, so no event. */

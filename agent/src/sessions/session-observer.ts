@@ -61,7 +61,6 @@ export class SessionObserver implements FrameObserver {
   private readonly frameTime: () => Date;
   private readonly records: StationRecords;
   private readonly deferred: DeferredWrites;
-  private retryTimer: NodeJS.Timeout | undefined;
   /** While deferred bookkeeping is written: the time its frame went by. */
   private replayingReceivedAt: Date | undefined;
   /** Events emitted by the transaction under way, for `committed` once it commits. */
@@ -70,7 +69,13 @@ export class SessionObserver implements FrameObserver {
 
   constructor(private readonly deps: SessionObserverDeps) {
     this.clock = deps.now ?? (() => new Date());
-    this.deferred = new DeferredWrites(deps.maxDeferredFrames ?? DEFAULT_MAX_DEFERRED_FRAMES);
+    this.deferred = new DeferredWrites({
+      limit: deps.maxDeferredFrames ?? DEFAULT_MAX_DEFERRED_FRAMES,
+      retryMs: deps.storageRetryMs ?? DEFAULT_STORAGE_RETRY_MS,
+      apply: (entry) => this.replay(entry),
+      recoveredMessage: 'storage takes writes again: the waiting session bookkeeping is written',
+      logger: deps.logger,
+    });
     const now = (): Date => this.replayingReceivedAt ?? this.clock();
     this.frameTime = now;
     this.records = new StationRecords(deps.db);
@@ -128,13 +133,8 @@ export class SessionObserver implements FrameObserver {
 
   /** Stop retrying; one last try to write what waits, and say what is lost if the storage is still unavailable. */
   close(): void {
-    if (this.retryTimer) clearInterval(this.retryTimer);
-    this.retryTimer = undefined;
-    if (this.deferred.size === 0) return;
-    this.retryDeferred();
-    if (this.deferred.size > 0) {
-      this.deps.logger.error({ frames: this.deferred.size }, 'storage still unavailable at shutdown: the bookkeeping of these frames is lost');
-    }
+    const lost = this.deferred.close();
+    if (lost > 0) this.deps.logger.error({ frames: lost }, 'storage still unavailable at shutdown: the bookkeeping of these frames is lost');
   }
 
   private guarded(station: StationInfo, what: string, work: () => void): void {
@@ -148,11 +148,10 @@ export class SessionObserver implements FrameObserver {
     } catch (error: unknown) {
       if (isStorageUnavailable(error)) {
         this.deps.logger.error(
-          { err: error, stationId: station.stationId, action: what, retryMs: this.retryMs },
+          { err: error, stationId: station.stationId, action: what, retryMs: this.deferred.retryMs },
           'storage cannot take writes (disk full?); session bookkeeping waits in memory and is retried; relay continues',
         );
         this.defer({ stationId: station.stationId, what, at: this.clock(), write: work });
-        this.retryTimer ??= setInterval(() => this.retryDeferred(), this.retryMs).unref();
         return;
       }
       this.bookkeepingFailed(error, station.stationId, what);
@@ -191,10 +190,6 @@ export class SessionObserver implements FrameObserver {
     this.deps.logger.error({ err: error, stationId, action: what }, 'session bookkeeping failed; relay continues');
   }
 
-  private get retryMs(): number {
-    return this.deps.storageRetryMs ?? DEFAULT_STORAGE_RETRY_MS;
-  }
-
   private defer(entry: DeferredWrite): void {
     if (this.deferred.add(entry)) {
       this.counters.bookkeepingDeferred += 1;
@@ -208,19 +203,6 @@ export class SessionObserver implements FrameObserver {
       { limit: this.deferred.limit, dropped: this.counters.bookkeepingDropped, stationId: entry.stationId, action: entry.what },
       'storage unavailable for too long: no room left to keep bookkeeping in memory; this frame is relayed but not recorded',
     );
-  }
-
-  private retryDeferred(): void {
-    let applied = 0;
-    try {
-      applied = this.deferred.drain((entry) => this.replay(entry));
-    } catch (error: unknown) {
-      this.deps.logger.debug({ err: error, waiting: this.deferred.size }, 'storage still unavailable');
-      return;
-    }
-    if (this.retryTimer) clearInterval(this.retryTimer);
-    this.retryTimer = undefined;
-    this.deps.logger.warn({ applied }, 'storage takes writes again: the waiting session bookkeeping is written');
   }
 
   /** Write deferred bookkeeping as of its frame's time; throws only while the storage is still unavailable. */

@@ -1,3 +1,5 @@
+import type { Logger } from '../util/logger.js';
+
 /** How often writes that wait for the storage are tried again, by default. */
 export const DEFAULT_STORAGE_RETRY_MS = 5_000;
 
@@ -12,11 +14,23 @@ export interface DeferredWrite {
   readonly write: () => void;
 }
 
+export interface DeferredWritesOptions {
+  /** Logged at `warn` once everything waiting is written. */
+  readonly recoveredMessage: string;
+  /** Entries kept at most. */
+  readonly limit: number;
+  readonly retryMs: number;
+  /** Make one write; throws while the storage is still unavailable (the entry and those after it stay). */
+  readonly apply: (entry: DeferredWrite) => void;
+  readonly logger: Logger;
+}
+
 /**
  * Writes that wait for the storage to take them again (a full disk, an I/O
- * error, a long-held write lock), in the order they happened. Once anything
- * waits, later writes of the same owner wait behind it: a StopTransaction must
- * never be applied before the StartTransaction it ends.
+ * error, a long-held write lock), in the order they happened, retried every
+ * `retryMs` while any wait. Once anything waits, the owner queues later
+ * writes behind it: a StopTransaction must never be applied before the
+ * StartTransaction it ends.
  *
  * Bounded: past `limit` entries the newest are refused (the owner counts
  * them), so a disk that never frees up cannot exhaust memory. What waits here
@@ -24,34 +38,58 @@ export interface DeferredWrite {
  */
 export class DeferredWrites {
   private readonly waiting: DeferredWrite[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
 
-  constructor(readonly limit: number) {}
+  constructor(private readonly options: DeferredWritesOptions) {}
 
   get size(): number {
     return this.waiting.length;
   }
 
-  /** Keep `entry` behind the others; false when the queue is full. */
+  get limit(): number {
+    return this.options.limit;
+  }
+
+  get retryMs(): number {
+    return this.options.retryMs;
+  }
+
+  /** Keep `entry` behind the others and retry until written; false when the queue is full. */
   add(entry: DeferredWrite): boolean {
-    if (this.waiting.length >= this.limit) return false;
+    if (this.waiting.length >= this.options.limit) return false;
     this.waiting.push(entry);
+    this.retryTimer ??= setInterval(() => this.retry(), this.options.retryMs).unref();
     return true;
   }
 
-  /**
-   * Make the waiting writes oldest first with `apply`, which throws when the
-   * storage is still unavailable: that entry and the rest stay. Returns how
-   * many were made.
-   */
-  drain(apply: (entry: DeferredWrite) => void): number {
-    let applied = 0;
-    while (this.waiting.length > 0) {
-      const next = this.waiting[0];
-      if (next === undefined) break;
-      apply(next);
-      this.waiting.shift();
-      applied += 1;
+  /** Stop retrying after one last try; returns how many writes are lost. */
+  close(): number {
+    if (this.waiting.length > 0) this.retry();
+    this.stopRetrying();
+    return this.waiting.length;
+  }
+
+  /** Make the waiting writes oldest first, until one finds the storage still unavailable. */
+  private retry(): void {
+    let written = 0;
+    try {
+      while (this.waiting.length > 0) {
+        const next = this.waiting[0];
+        if (next === undefined) break;
+        this.options.apply(next);
+        this.waiting.shift();
+        written += 1;
+      }
+    } catch (error: unknown) {
+      this.options.logger.debug({ err: error, waiting: this.waiting.length }, 'storage still unavailable');
+      return;
     }
-    return applied;
+    this.stopRetrying();
+    this.options.logger.warn({ written }, this.options.recoveredMessage);
+  }
+
+  private stopRetrying(): void {
+    if (this.retryTimer) clearInterval(this.retryTimer);
+    this.retryTimer = undefined;
   }
 }
