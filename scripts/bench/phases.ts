@@ -100,35 +100,66 @@ function fleetOf(fleets: ReadonlyMap<PathName, StationFleet>, path: PathName): S
   return fleet;
 }
 
-/** Open loop at `rate` calls/s on each path in turn, round after round. */
-export async function measureLatency(paths: readonly BenchPath[], settings: PhaseSettings, rate: number, onRound: (round: number) => void): Promise<LatencyRun[]> {
+/**
+ * Every round, each path in turn on its own fleet of stations, starting one
+ * path further each round so drift in the machine hits all paths alike;
+ * `turn` measures one window and adds it to that path's totals.
+ */
+async function takeTurns<T>(
+  paths: readonly BenchPath[],
+  settings: PhaseSettings,
+  newTotals: () => T,
+  onRound: (round: number) => void,
+  turn: (path: BenchPath, fleet: StationFleet, totals: T, round: number) => Promise<void>,
+): Promise<Array<{ readonly path: BenchPath; readonly totals: T }>> {
   const fleets = await connectFleets(paths, settings);
   try {
-    const totals = new Map(paths.map((path) => [path.name, { samples: new LatencySamples(), seconds: 0, sent: 0, answered: 0, lost: 0, overlapped: 0 }]));
+    const totals = new Map(paths.map((path) => [path.name, newTotals()]));
     for (let round = 0; round < settings.rounds; round += 1) {
       onRound(round);
       for (const path of rotation(paths, round)) {
-        const total = totals.get(path.name);
-        if (!total) continue;
+        const pathTotals = totals.get(path.name);
+        if (pathTotals === undefined) continue;
         const fleet = fleetOf(fleets, path.name);
-        const counts = await fleet.runOpenLoop(rate, roundWarmupMs(settings, round), settings.measureMs / settings.rounds, total.samples);
+        await turn(path, fleet, pathTotals, round);
         checkFleet(fleet, path.name);
-        total.seconds += counts.windowSeconds;
-        total.sent += counts.sent;
-        total.answered += counts.answered;
-        total.lost += counts.lost;
-        total.overlapped += counts.overlapped;
       }
     }
     return paths.map((path) => {
-      const total = totals.get(path.name);
-      if (!total) throw new Error(`no latency totals for ${path.name}`);
-      const { samples, seconds, ...counts } = total;
-      return { path: path.name, stations: settings.stations, rate, rounds: settings.rounds, measuredSeconds: seconds, ...counts, latency: samples.summary() };
+      const pathTotals = totals.get(path.name);
+      if (pathTotals === undefined) throw new Error(`no totals for ${path.name}`);
+      return { path, totals: pathTotals };
     });
   } finally {
     await closeFleets(fleets);
   }
+}
+
+/** Open loop at `rate` calls/s on each path in turn, round after round. */
+export async function measureLatency(paths: readonly BenchPath[], settings: PhaseSettings, rate: number, onRound: (round: number) => void): Promise<LatencyRun[]> {
+  const runs = await takeTurns(
+    paths,
+    settings,
+    () => ({ samples: new LatencySamples(), seconds: 0, sent: 0, answered: 0, lost: 0, overlapped: 0 }),
+    onRound,
+    async (_path, fleet, total, round) => {
+      const counts = await fleet.runOpenLoop(rate, roundWarmupMs(settings, round), settings.measureMs / settings.rounds, total.samples);
+      total.seconds += counts.windowSeconds;
+      total.sent += counts.sent;
+      total.answered += counts.answered;
+      total.lost += counts.lost;
+      total.overlapped += counts.overlapped;
+    },
+  );
+  return runs.map(({ path, totals: { samples, seconds, ...counts } }) => ({
+    path: path.name,
+    stations: settings.stations,
+    rate,
+    rounds: settings.rounds,
+    measuredSeconds: seconds,
+    ...counts,
+    latency: samples.summary(),
+  }));
 }
 
 /**
@@ -136,71 +167,60 @@ export async function measureLatency(paths: readonly BenchPath[], settings: Phas
  * CPU time and relayed-message count at the edges of every measured window.
  */
 export async function measureThroughput(paths: readonly BenchPath[], settings: PhaseSettings, cpms: BenchChild, onRound: (round: number) => void): Promise<ThroughputRun[]> {
-  const fleets = await connectFleets(paths, settings);
-  try {
-    const totals = new Map(
-      paths.map((path) => [path.name, { samples: new LatencySamples(), seconds: 0, answered: 0, proxyCpuMicros: 0, proxySystemMicros: 0, messages: 0, generatorCpuMicros: 0, cpmsCpuMicros: 0 }]),
-    );
-    for (let round = 0; round < settings.rounds; round += 1) {
-      onRound(round);
-      for (const path of rotation(paths, round)) {
-        const total = totals.get(path.name);
-        if (!total) continue;
-        const fleet = fleetOf(fleets, path.name);
-        let atStart: Promise<Readings> | undefined;
-        let atEnd: Promise<Readings> | undefined;
-        const counts = await fleet.runClosedLoop(roundWarmupMs(settings, round), settings.measureMs / settings.rounds, total.samples, {
-          onStart: () => {
-            atStart = readAll(path, cpms);
-          },
-          onEnd: () => {
-            atEnd = readAll(path, cpms);
-          },
-        });
-        checkFleet(fleet, path.name);
-        if (!atStart || !atEnd) throw new Error('throughput window did not run');
-        const [start, end] = await Promise.all([atStart, atEnd]);
-        total.seconds += counts.windowSeconds;
-        total.answered += counts.answered;
-        total.generatorCpuMicros += end.generatorCpuMicros - start.generatorCpuMicros;
-        total.cpmsCpuMicros += end.cpmsCpuMicros - start.cpmsCpuMicros;
-        if (start.proxy && end.proxy) {
-          total.proxyCpuMicros += end.proxy.cpuMicros - start.proxy.cpuMicros;
-          total.proxySystemMicros += end.proxy.systemMicros - start.proxy.systemMicros;
-          // nginx does not count messages; each answered call is two (the CALL and its CALLRESULT).
-          const counted = end.proxy.messagesRelayed !== undefined && start.proxy.messagesRelayed !== undefined;
-          total.messages += counted ? (end.proxy.messagesRelayed ?? 0) - (start.proxy.messagesRelayed ?? 0) : 2 * counts.answered;
-        }
+  const runs = await takeTurns(
+    paths,
+    settings,
+    () => ({ samples: new LatencySamples(), seconds: 0, answered: 0, proxyCpuMicros: 0, proxySystemMicros: 0, messages: 0, generatorCpuMicros: 0, cpmsCpuMicros: 0 }),
+    onRound,
+    async (path, fleet, total, round) => {
+      let atStart: Promise<Readings> | undefined;
+      let atEnd: Promise<Readings> | undefined;
+      const counts = await fleet.runClosedLoop(roundWarmupMs(settings, round), settings.measureMs / settings.rounds, total.samples, {
+        onStart: () => {
+          atStart = readAll(path, cpms);
+        },
+        onEnd: () => {
+          atEnd = readAll(path, cpms);
+        },
+      });
+      if (!atStart || !atEnd) throw new Error('throughput window did not run');
+      const [start, end] = await Promise.all([atStart, atEnd]);
+      total.seconds += counts.windowSeconds;
+      total.answered += counts.answered;
+      total.generatorCpuMicros += end.generatorCpuMicros - start.generatorCpuMicros;
+      total.cpmsCpuMicros += end.cpmsCpuMicros - start.cpmsCpuMicros;
+      if (start.proxy && end.proxy) {
+        total.proxyCpuMicros += end.proxy.cpuMicros - start.proxy.cpuMicros;
+        total.proxySystemMicros += end.proxy.systemMicros - start.proxy.systemMicros;
+        // nginx does not count messages; each answered call is two (the CALL and its CALLRESULT).
+        const counted = end.proxy.messagesRelayed !== undefined && start.proxy.messagesRelayed !== undefined;
+        total.messages += counted ? (end.proxy.messagesRelayed ?? 0) - (start.proxy.messagesRelayed ?? 0) : 2 * counts.answered;
       }
-    }
-    return paths.map((path) => {
-      const total = totals.get(path.name);
-      if (!total) throw new Error(`no throughput totals for ${path.name}`);
-      const seconds = total.seconds;
-      const run: ThroughputRun = {
-        path: path.name,
-        stations: settings.stations,
-        rounds: settings.rounds,
-        measuredSeconds: seconds,
-        answered: total.answered,
-        callsPerSecond: total.answered / seconds,
-        latency: total.samples.summary(),
-        generatorCores: total.generatorCpuMicros / 1e6 / seconds,
-        cpmsCores: total.cpmsCpuMicros / 1e6 / seconds,
-      };
-      if (!path.proxy) return run;
-      return {
-        ...run,
-        proxyCpuSeconds: total.proxyCpuMicros / 1e6,
-        proxyCores: total.proxyCpuMicros / 1e6 / seconds,
-        messagesRelayed: total.messages,
-        proxyCpuMicrosPerMessage: total.messages > 0 ? total.proxyCpuMicros / total.messages : Number.NaN,
-        proxyKernelShare: total.proxyCpuMicros > 0 ? total.proxySystemMicros / total.proxyCpuMicros : Number.NaN,
-      };
-    });
-  } finally {
-    await closeFleets(fleets);
-  }
+    },
+  );
+  return runs.map(({ path, totals: total }) => {
+    const seconds = total.seconds;
+    const run: ThroughputRun = {
+      path: path.name,
+      stations: settings.stations,
+      rounds: settings.rounds,
+      measuredSeconds: seconds,
+      answered: total.answered,
+      callsPerSecond: total.answered / seconds,
+      latency: total.samples.summary(),
+      generatorCores: total.generatorCpuMicros / 1e6 / seconds,
+      cpmsCores: total.cpmsCpuMicros / 1e6 / seconds,
+    };
+    if (!path.proxy) return run;
+    return {
+      ...run,
+      proxyCpuSeconds: total.proxyCpuMicros / 1e6,
+      proxyCores: total.proxyCpuMicros / 1e6 / seconds,
+      messagesRelayed: total.messages,
+      proxyCpuMicrosPerMessage: total.messages > 0 ? total.proxyCpuMicros / total.messages : Number.NaN,
+      proxyKernelShare: total.proxyCpuMicros > 0 ? total.proxySystemMicros / total.proxyCpuMicros : Number.NaN,
+    };
+  });
 }
 
 async function readAll(path: BenchPath, cpms: BenchChild): Promise<Readings> {
