@@ -12,7 +12,7 @@ import { CommandLog } from '../src/cloud/command-log.js';
 import { DurableOutbox } from '../src/cloud/durable-outbox.js';
 import { MqttLink, type MqttLinkOptions } from '../src/cloud/mqtt-link.js';
 import type { MqttConfig } from '../src/config/gateway-config.js';
-import type { GatewayEvent } from '../src/sessions/gateway-events.js';
+import type { GatewayEvent } from '../src/events/gateway-events.js';
 import { openStore, type SqliteDatabase } from '../src/store/gateway-store.js';
 import { createLogger } from '../src/util/logger.js';
 import { createCa, issueClientCert } from './helpers/certs.js';

@@ -9,7 +9,7 @@ import type { CliIo } from '../src/cli/cli-io.js';
 import { configCheckCommand } from '../src/cli/config-check-command.js';
 import { DEFAULT_CONFIG_PATH, loadConfig, parseConfig, resolveConfigPath } from '../src/config/load-config.js';
 import { ConfigError, type ConfigProblem } from '../src/errors.js';
-import { hashPassword } from '../src/proxy/password-hash.js';
+import { hashPassword } from '../src/auth/password-hash.js';
 
 const SECRET = 'S3cret-Station-Pw-0001';
 const UPSTREAM_SECRET = 'Upstream-Basic-Pw-0002';

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { DurableOutbox } from '../src/cloud/durable-outbox.js';
-import type { GatewayEvent } from '../src/sessions/gateway-events.js';
+import type { GatewayEvent } from '../src/events/gateway-events.js';
 import { openStore } from '../src/store/gateway-store.js';
 import { createLogger } from '../src/util/logger.js';
 

@@ -3,7 +3,7 @@ import t from 'tap';
 import { runCli } from './helpers/run-cli.js';
 import type { CliIo } from '../src/cli/cli-io.js';
 import { readFirstLine, runPasswordHash } from '../src/cli/password-hash-command.js';
-import { hashPassword, isValidPasswordHash, verifyPassword } from '../src/proxy/password-hash.js';
+import { hashPassword, isValidPasswordHash, verifyPassword } from '../src/auth/password-hash.js';
 
 const GOOD = 'correct-horse-battery-9';
 

@@ -9,7 +9,7 @@ import type { Gateway } from '../src/gateway.js';
 import { GATEWAY_ID_PREFIX } from '../src/proxy/call-lane.js';
 import { scheduleCommandHandlers } from '../src/schedules/schedule-commands.js';
 import { ScheduleService } from '../src/schedules/schedule-service.js';
-import type { ScheduleEvent } from '../src/sessions/gateway-events.js';
+import type { ScheduleEvent } from '../src/events/gateway-events.js';
 import { RecentEvents } from '../src/sessions/recent-events.js';
 import { createLogger } from '../src/util/logger.js';
 import { BOOT_2_0_1, connectStation, startCpms, type RpcPeer, type TestCpms } from './helpers/ocpp-peers.js';

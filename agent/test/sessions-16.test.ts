@@ -7,7 +7,7 @@
 import t, { type Test } from 'tap';
 import type { DriverDirectory } from '../src/drivers/driver-directory.js';
 import type { Gateway } from '../src/gateway.js';
-import type { SessionEvent } from '../src/sessions/gateway-events.js';
+import type { SessionEvent } from '../src/events/gateway-events.js';
 import { RecentEvents } from '../src/sessions/recent-events.js';
 import type { SessionObserver } from '../src/sessions/session-observer.js';
 import type { SessionRecord } from '../src/sessions/session-record.js';

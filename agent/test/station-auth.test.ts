@@ -1,5 +1,5 @@
 import t from 'tap';
-import { hashPassword } from '../src/proxy/password-hash.js';
+import { hashPassword } from '../src/auth/password-hash.js';
 import { connectStation, refusedStation, startCpms } from './helpers/ocpp-peers.js';
 import { startTestGateway, stationEndpoint } from './helpers/test-gateway.js';
 

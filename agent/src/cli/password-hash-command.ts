@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { hashPassword } from '../proxy/password-hash.js';
+import { hashPassword } from '../auth/password-hash.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './cli-io.js';
 
 const PASSWORD_HASH_USAGE = `Usage: pleevi-edge password hash < password.txt

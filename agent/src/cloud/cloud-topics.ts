@@ -1,4 +1,4 @@
-import type { GatewayEvent } from '../sessions/gateway-events.js';
+import type { GatewayEvent } from '../events/gateway-events.js';
 
 /** The topics of CONTRACT section 5 under the gateway's prefix `P` (`mqtt.topicPrefix`, gateway id filled in). */
 export class CloudTopics {

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { GatewayEvent, GatewayEventSink } from '../sessions/gateway-events.js';
+import type { GatewayEvent, GatewayEventSink } from '../events/gateway-events.js';
 import type { SqliteDatabase } from '../store/gateway-store.js';
 import type { Logger } from '../util/logger.js';
 

@@ -1,5 +1,5 @@
 import type { ConfigProblem } from '../errors.js';
-import { isValidPasswordHash } from '../proxy/password-hash.js';
+import { isValidPasswordHash } from '../auth/password-hash.js';
 import { CONFIG_DEFAULTS } from './config-schema.js';
 import { field, isRecord, stationEntries } from './config-values.js';
 

@@ -1,6 +1,6 @@
 import type { StationInfo } from '../ocpp/frame-observer.js';
 import type { CallFrame } from '../ocpp/ocpp-frame.js';
-import type { LocalAnswerer } from '../proxy/local-answerer.js';
+import type { LocalAnswerer } from '../ocpp/local-answerer.js';
 import type { Logger } from '../util/logger.js';
 import type { DriverDirectory } from './driver-directory.js';
 

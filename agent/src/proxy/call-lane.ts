@@ -1,11 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { CallTimeoutError, StationGoneError } from '../errors.js';
 import type { CallFrame, ReplyFrame } from '../ocpp/ocpp-frame.js';
-
-/** What a gateway call returns: the station's CALLRESULT payload or its CALLERROR. */
-export type GatewayCallOutcome =
-  | { readonly kind: 'result'; readonly payload: unknown }
-  | { readonly kind: 'error'; readonly errorCode: string; readonly errorDescription: string; readonly errorDetails: unknown };
+import type { GatewayCallOutcome } from '../ocpp/gateway-call-outcome.js';
 
 /**
  * Prefix of every message id the gateway generates. CPMS ids are checked too,

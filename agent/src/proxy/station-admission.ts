@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { GatewayConfig, StationConfig } from '../config/gateway-config.js';
-import { verifyPassword } from './password-hash.js';
+import { verifyPassword } from '../auth/password-hash.js';
 import type { AuthFailureLimiter } from './auth-failure-limiter.js';
 
 export type Admission =

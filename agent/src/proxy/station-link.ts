@@ -8,11 +8,12 @@ import type { InspectionPipeline } from '../ocpp/inspection-pipeline.js';
 import type { FrameOrigin, StationInfo } from '../ocpp/frame-observer.js';
 import type { Logger } from '../util/logger.js';
 import { describeError } from '../errors.js';
-import { CallLane, type GatewayCallOutcome } from './call-lane.js';
+import { CallLane } from './call-lane.js';
+import type { GatewayCallOutcome } from '../ocpp/gateway-call-outcome.js';
 import { CloseCode, mirrorClose, TRANSIENT_UPSTREAM_CLOSE_CODES } from './close-codes.js';
 import type { RelayMetrics } from './relay-metrics.js';
 import type { EarlyFrame } from './upstream-dialer.js';
-import type { LocalAnswerer } from './local-answerer.js';
+import type { LocalAnswerer } from '../ocpp/local-answerer.js';
 
 export type LinkState = 'open' | 'reconnecting' | 'closed';
 

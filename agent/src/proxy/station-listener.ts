@@ -18,7 +18,7 @@ import { writeHttpRefusal } from './http-refusal.js';
 import type { RelayMetrics } from './relay-metrics.js';
 import { admitStation } from './station-admission.js';
 import { StationLink } from './station-link.js';
-import type { LocalAnswerer } from './local-answerer.js';
+import type { LocalAnswerer } from '../ocpp/local-answerer.js';
 import { dialUpstream, type UpstreamConnection } from './upstream-dialer.js';
 
 /** How long a replaced connection's upstream may take to close before the new one dials anyway. */

@@ -1,4 +1,4 @@
-import { ocppFamilyOf } from '../sessions/ocpp-version.js';
+import { ocppFamilyOf } from '../ocpp/ocpp-version.js';
 import { requestProblems } from './ocpp-request-schemas.js';
 import type { ScheduleSpec } from './schedule-spec.js';
 

@@ -1,4 +1,4 @@
-import { ocppFamilyOf } from '../sessions/ocpp-version.js';
+import { ocppFamilyOf } from '../ocpp/ocpp-version.js';
 import type { ScheduleRecord } from './schedule-records.js';
 
 /**

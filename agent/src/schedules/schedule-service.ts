@@ -3,7 +3,7 @@ import type { GatewayConfig } from '../config/gateway-config.js';
 import { describeError } from '../errors.js';
 import type { FrameEvent, FrameObserver, StationInfo } from '../ocpp/frame-observer.js';
 import { isCall, MessageType } from '../ocpp/ocpp-frame.js';
-import type { GatewayEvent, GatewayEventSink, ScheduleEvent } from '../sessions/gateway-events.js';
+import type { GatewayEvent, GatewayEventSink, ScheduleEvent } from '../events/gateway-events.js';
 import { DEFAULT_STORAGE_RETRY_MS, DeferredWrites, type DeferredWrite } from '../store/deferred-writes.js';
 import { isStorageUnavailable } from '../store/storage-unavailable.js';
 import type { SqliteDatabase } from '../store/gateway-store.js';

@@ -1,4 +1,4 @@
-import type { GatewayCallOutcome } from '../proxy/call-lane.js';
+import type { GatewayCallOutcome } from '../ocpp/gateway-call-outcome.js';
 
 /**
  * What smart charging needs from the proxy: the gateway's own call lane

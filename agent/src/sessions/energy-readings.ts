@@ -1,4 +1,4 @@
-import type { OcppFamily } from './ocpp-version.js';
+import type { OcppFamily } from '../ocpp/ocpp-version.js';
 import { isInteger, isObject, parsed, problem, toIsoTime, type Parsed } from './payload-guards.js';
 
 /** One reading of the energy register, in Wh, at the station's sample time. */

@@ -10,7 +10,7 @@ import {
   parseStatusNotification16,
   parseStopTransaction16,
 } from './ocpp16-payloads.js';
-import { ocppVersionOf } from './ocpp-version.js';
+import { ocppVersionOf } from '../ocpp/ocpp-version.js';
 import type { RulesDeps, VersionRules } from './version-rules.js';
 
 /**

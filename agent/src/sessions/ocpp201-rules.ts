@@ -9,7 +9,7 @@ import {
   parseTransactionEventResult201,
   type TransactionEvent201,
 } from './ocpp201-payloads.js';
-import { ocppVersionOf } from './ocpp-version.js';
+import { ocppVersionOf } from '../ocpp/ocpp-version.js';
 import type { SessionRecord } from './session-record.js';
 import type { RulesDeps, VersionRules } from './version-rules.js';
 

@@ -1,4 +1,4 @@
-import type { GatewayEvent, GatewayEventSink, SessionEvent, StationEvent } from './gateway-events.js';
+import type { GatewayEvent, GatewayEventSink, SessionEvent, StationEvent } from '../events/gateway-events.js';
 
 /**
  * An in-memory sink that keeps the last `limit` committed events: what

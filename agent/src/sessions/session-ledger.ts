@@ -1,5 +1,5 @@
 import type { DriverDirectory } from '../drivers/driver-directory.js';
-import type { GatewayEvent } from './gateway-events.js';
+import type { GatewayEvent } from '../events/gateway-events.js';
 import { withEnergy } from './meter-readings.js';
 import type { SessionCounters } from './session-counters.js';
 import { toSessionEvent, type NewSession, type SessionRecord } from './session-record.js';

@@ -6,10 +6,10 @@ import { DEFAULT_STORAGE_RETRY_MS, DeferredWrites, type DeferredWrite } from '..
 import { StationRecords } from '../store/station-records.js';
 import { isStorageUnavailable } from '../store/storage-unavailable.js';
 import type { Logger } from '../util/logger.js';
-import type { GatewayEvent, GatewayEventSink } from './gateway-events.js';
+import type { GatewayEvent, GatewayEventSink } from '../events/gateway-events.js';
 import { Ocpp16Rules } from './ocpp16-rules.js';
 import { Ocpp201Rules } from './ocpp201-rules.js';
-import { ocppFamilyOf, type OcppFamily } from './ocpp-version.js';
+import { ocppFamilyOf, type OcppFamily } from '../ocpp/ocpp-version.js';
 import { SessionCounters } from './session-counters.js';
 import { SessionLedger } from './session-ledger.js';
 import { SessionProblems } from './session-problems.js';

@@ -1,4 +1,4 @@
-import type { SessionEvent } from './gateway-events.js';
+import type { SessionEvent } from '../events/gateway-events.js';
 
 /** One charging session (an OCPP transaction) as stored in the `sessions` table. */
 export interface SessionRecord {

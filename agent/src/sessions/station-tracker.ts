@@ -1,6 +1,6 @@
 import type { StationInfo } from '../ocpp/frame-observer.js';
-import type { GatewayEvent } from './gateway-events.js';
-import { ocppVersionOf } from './ocpp-version.js';
+import type { GatewayEvent } from '../events/gateway-events.js';
+import { ocppVersionOf } from '../ocpp/ocpp-version.js';
 import type { SessionCounters } from './session-counters.js';
 import type { BootDetails, ConnectorStatus, StationDetails } from './station-details.js';
 

@@ -1,5 +1,5 @@
-import type { StationInfo } from '../ocpp/frame-observer.js';
-import type { CallFrame } from '../ocpp/ocpp-frame.js';
+import type { StationInfo } from './frame-observer.js';
+import type { CallFrame } from './ocpp-frame.js';
 
 /**
  * Lets the gateway answer a station CALL itself instead of relaying it, e.g.
