@@ -92,3 +92,10 @@ export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+/** Too many requests wait for a bounded resource (upstream dials, password hashing); answered 503 with Retry-After. */
+export class GateFullError extends GatewayError {
+  constructor(gate: string, maxActive: number, maxWaiting: number) {
+    super('PE_ERR_BUSY', `${gate}: ${maxActive} in progress and ${maxWaiting} waiting; try again later`);
+  }
+}

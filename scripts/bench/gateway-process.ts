@@ -30,6 +30,7 @@ function benchConfig(upstreamUrl: string, dataDir: string): GatewayConfig {
       tls: {},
       connectTimeoutMs: defaults.upstream.connectTimeoutMs,
       outageGraceMs: defaults.upstream.outageGraceMs,
+      maxConcurrentHandshakes: defaults.upstream.maxConcurrentHandshakes,
       permessageDeflate: defaults.upstream.permessageDeflate,
     },
     stations: { allowUnknown: true, list: [] },

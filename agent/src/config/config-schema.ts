@@ -27,6 +27,7 @@ export const CONFIG_DEFAULTS = {
   upstream: {
     connectTimeoutMs: 10_000,
     outageGraceMs: 15_000,
+    maxConcurrentHandshakes: 64,
     permessageDeflate: true,
   },
   stations: { allowUnknown: true },
@@ -64,6 +65,7 @@ export interface ConfigFile {
     tls?: TlsFilesFile;
     connectTimeoutMs?: number;
     outageGraceMs?: number;
+    maxConcurrentHandshakes?: number;
     permessageDeflate?: boolean;
   };
   stations?: {
@@ -122,15 +124,17 @@ const station = {
   additionalProperties: false,
   required: ['id'],
   properties: {
-    // OCPP 2.0.1 Part 4 (OCPP-J) section 3.1.1 allows identities of up to 48
-    // characters; ':' cannot appear because the id is the HTTP Basic user-id
-    // (RFC 7617 section 2) in Security Profile 1.
+    // The same rule as the listener's (agent/src/ocpp/station-identity.ts):
+    // an id the listener would refuse could never connect. OCPP 2.0.1 Part 4
+    // section 3.1: at most 48 characters of identifierString, without ':'
+    // (the id is the HTTP Basic user-id, RFC 7617 section 2); dots alone are
+    // path segments, not identities.
     id: {
       type: 'string',
       minLength: 1,
       maxLength: 48,
-      pattern: '^[^:]+$',
-      errorMessage: "must be 1 to 48 characters without ':' (OCPP 2.0.1 charging station identity)",
+      pattern: '^(?!\\.+$)[A-Za-z0-9*\\-_=+|@.]+$',
+      errorMessage: 'must be 1 to 48 characters of A-Z a-z 0-9 * - _ = + | @ . and not only dots (OCPP 2.0.1 charging station identity)',
     },
     password: nonEmptyString,
     // Checked by isValidPasswordHash in the loader, so the rule lives in one place.
@@ -207,6 +211,7 @@ export const CONFIG_SCHEMA = {
         tls: tlsFiles,
         connectTimeoutMs: integer(1, MAX_TIMER_MS, CONFIG_DEFAULTS.upstream.connectTimeoutMs),
         outageGraceMs: integer(0, MAX_TIMER_MS, CONFIG_DEFAULTS.upstream.outageGraceMs),
+        maxConcurrentHandshakes: integer(1, 10_000, CONFIG_DEFAULTS.upstream.maxConcurrentHandshakes),
         permessageDeflate: { type: 'boolean', default: CONFIG_DEFAULTS.upstream.permessageDeflate },
       },
     },

@@ -33,6 +33,8 @@ export interface UpstreamConfig {
   readonly tls: TlsFiles;
   readonly connectTimeoutMs: number;
   readonly outageGraceMs: number;
+  /** Upstream WebSocket handshakes (dials and redials) in progress at once; the rest wait their turn. */
+  readonly maxConcurrentHandshakes: number;
   /** Offer permessage-deflate (RFC 7692) to the CPMS. */
   readonly permessageDeflate: boolean;
 }

@@ -171,6 +171,7 @@ function resolveConfig(file: ConfigFile, pem: ReadonlyMap<string, string>, optio
       tls: tlsFilesAt(pem, '$.upstream.tls', file.upstream.tls),
       connectTimeoutMs: file.upstream.connectTimeoutMs ?? CONFIG_DEFAULTS.upstream.connectTimeoutMs,
       outageGraceMs: file.upstream.outageGraceMs ?? CONFIG_DEFAULTS.upstream.outageGraceMs,
+      maxConcurrentHandshakes: file.upstream.maxConcurrentHandshakes ?? CONFIG_DEFAULTS.upstream.maxConcurrentHandshakes,
       permessageDeflate: file.upstream.permessageDeflate ?? CONFIG_DEFAULTS.upstream.permessageDeflate,
     },
     stations: {

@@ -25,7 +25,7 @@ interface PendingGatewayCall {
 
 /** Who a reply from the station belongs to; for the gateway's calls, which call it answers. */
 export type ReplyOwner =
-  | { readonly owner: 'cpms' }
+  | { readonly owner: 'cpms'; readonly call: CallFrame }
   | { readonly owner: 'gateway'; readonly call: CallFrame }
   | { readonly owner: 'late-gateway'; readonly call: CallFrame };
 
@@ -54,9 +54,13 @@ export interface CallLaneOptions {
  * never delayed by it.
  */
 export class CallLane {
-  /** CPMS call ids forwarded to the station and not yet answered, with their lane timer. */
-  private readonly cpmsOutstanding = new Map<string, NodeJS.Timeout>();
-  private readonly heldCpmsCalls: Array<{ readonly id: string; readonly send: () => void }> = [];
+  /**
+   * CPMS calls forwarded to the station and not yet answered, with their lane
+   * timer. The only record of them: the link pairs the station's reply with
+   * the call from here, and the timer bounds how long one is remembered.
+   */
+  private readonly cpmsOutstanding = new Map<string, { readonly call: CallFrame; readonly timer: NodeJS.Timeout }>();
+  private readonly heldCpmsCalls: Array<{ readonly call: CallFrame; readonly send: () => void }> = [];
   private gatewayOutstanding: PendingGatewayCall | undefined;
   private readonly gatewayQueue: PendingGatewayCall[] = [];
   private readonly lateGatewayCalls = new Map<string, { readonly call: CallFrame; readonly at: number }>();
@@ -78,15 +82,21 @@ export class CallLane {
 
   /**
    * A CALL from the CPMS toward the station: sent at once, or held while a
-   * gateway call is outstanding. `send` writes the original bytes.
+   * gateway call is outstanding. `send` writes the original bytes; `call` is
+   * what the link read of it (maybe only its header), kept to pair the reply.
    */
-  submitCpmsCall(id: string, send: () => void): void {
+  submitCpmsCall(call: CallFrame, send: () => void): void {
     if (this.closed) return;
     if (this.gatewayOutstanding || this.heldCpmsCalls.length > 0) {
-      this.heldCpmsCalls.push({ id, send });
+      this.heldCpmsCalls.push({ call, send });
       return;
     }
-    this.sendCpmsCall(id, send);
+    this.sendCpmsCall(call, send);
+  }
+
+  /** The CPMS call with this id that the station has not answered yet (and whose lane time has not run out). */
+  cpmsCall(id: string): CallFrame | undefined {
+    return this.cpmsOutstanding.get(id)?.call;
   }
 
   /**
@@ -107,12 +117,12 @@ export class CallLane {
       this.lateGatewayCalls.delete(reply.id);
       return { owner: 'late-gateway', call: late.call };
     }
-    const timer = this.cpmsOutstanding.get(reply.id);
-    if (timer) {
-      clearTimeout(timer);
+    const outstanding = this.cpmsOutstanding.get(reply.id);
+    if (outstanding) {
+      clearTimeout(outstanding.timer);
       this.cpmsOutstanding.delete(reply.id);
       this.pump();
-      return { owner: 'cpms' };
+      return { owner: 'cpms', call: outstanding.call };
     }
     return undefined;
   }
@@ -137,8 +147,8 @@ export class CallLane {
    * the station's replies to them.
    */
   forgetCpmsCalls(): string[] {
-    const ids = [...this.cpmsOutstanding.keys(), ...this.heldCpmsCalls.map((held) => held.id)];
-    for (const timer of this.cpmsOutstanding.values()) clearTimeout(timer);
+    const ids = [...this.cpmsOutstanding.keys(), ...this.heldCpmsCalls.map((held) => held.call.id)];
+    for (const { timer } of this.cpmsOutstanding.values()) clearTimeout(timer);
     this.cpmsOutstanding.clear();
     this.heldCpmsCalls.length = 0;
     this.pump();
@@ -150,7 +160,7 @@ export class CallLane {
     if (this.closed) return;
     this.closed = true;
     const gone = new StationGoneError(this.options.stationId);
-    for (const timer of this.cpmsOutstanding.values()) clearTimeout(timer);
+    for (const { timer } of this.cpmsOutstanding.values()) clearTimeout(timer);
     this.cpmsOutstanding.clear();
     this.heldCpmsCalls.length = 0;
     if (this.gatewayOutstanding) {
@@ -161,15 +171,16 @@ export class CallLane {
     for (const queued of this.gatewayQueue.splice(0)) queued.reject(gone);
   }
 
-  private sendCpmsCall(id: string, send: () => void): void {
+  private sendCpmsCall(call: CallFrame, send: () => void): void {
     // A station that never answers must not block the gateway forever: after
-    // the call timeout the lane is released (the CPMS's own call stays its business).
+    // the call timeout the lane is released and the call forgotten (a late
+    // reply is still relayed, unpaired; the CPMS's own call stays its business).
     const timer = setTimeout(() => {
-      this.cpmsOutstanding.delete(id);
+      this.cpmsOutstanding.delete(call.id);
       this.pump();
     }, this.options.callTimeoutMs);
     timer.unref();
-    this.cpmsOutstanding.set(id, timer);
+    this.cpmsOutstanding.set(call.id, { call, timer });
     send();
   }
 
@@ -177,7 +188,7 @@ export class CallLane {
     if (this.closed || this.gatewayOutstanding || this.cpmsOutstanding.size > 0) return;
     const held = this.heldCpmsCalls.shift();
     if (held) {
-      this.sendCpmsCall(held.id, held.send);
+      this.sendCpmsCall(held.call, held.send);
       return;
     }
     const next = this.gatewayQueue.shift();
@@ -210,7 +221,7 @@ export class CallLane {
   private newMessageId(): string {
     for (;;) {
       const id = GATEWAY_ID_PREFIX + randomBytes(12).toString('base64url');
-      if (!this.cpmsOutstanding.has(id) && !this.heldCpmsCalls.some((held) => held.id === id)) return id;
+      if (!this.cpmsOutstanding.has(id) && !this.heldCpmsCalls.some((held) => held.call.id === id)) return id;
     }
   }
 }

@@ -13,6 +13,8 @@ export class RelayMetrics {
   upstreamReconnects = 0;
   upstreamOutagesBeyondGrace = 0;
   slowPeerCloses = 0;
+  /** Stations closed for sending calls faster than the CPMS answers them (more waiting than the bounds allow). */
+  stationCallOverflows = 0;
   handshakesRefused = 0;
   authFailures = 0;
 

@@ -1,13 +1,16 @@
 import type { IncomingMessage } from 'node:http';
 import type { GatewayConfig, StationConfig } from '../config/gateway-config.js';
 import { verifyPassword } from '../auth/password-hash.js';
+import { GateFullError } from '../errors.js';
+import { stationIdProblem } from '../ocpp/station-identity.js';
+import type { ConcurrencyGate } from '../util/concurrency-gate.js';
 import type { AuthFailureLimiter } from './auth-failure-limiter.js';
 
 export type Admission =
   | { readonly admitted: true; readonly stationId: string; readonly station?: StationConfig; readonly protocols: string[] }
   | { readonly admitted: false; readonly status: number; readonly reason: string; readonly headers?: Record<string, string> };
 
-/** The OCPP subprotocols the gateway relays (CONTRACT section 1). Others are not offered upstream. */
+/** The OCPP subprotocols the gateway relays (docs/station-interface.md). Others are not offered upstream. */
 export const RELAYED_SUBPROTOCOLS: ReadonlySet<string> = new Set(['ocpp1.6', 'ocpp2.0', 'ocpp2.0.1', 'ocpp2.1']);
 
 const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
@@ -16,18 +19,26 @@ function refuse(status: number, reason: string, headers?: Record<string, string>
   return headers ? { admitted: false, status, reason, headers } : { admitted: false, status, reason };
 }
 
+/** What admission needs besides the request: the config, and the two bounds on password checks. */
+export interface AdmissionContext {
+  readonly config: GatewayConfig;
+  readonly stationsById: ReadonlyMap<string, StationConfig>;
+  readonly limiter: AuthFailureLimiter;
+  /** Bounds the scrypt hashes in flight: they run on libuv's pool, which DNS lookups share. */
+  readonly hashing: ConcurrencyGate;
+}
+
+/** How long a station told to wait (429 is the limiter's own figure) should wait when password checks are saturated. */
+const HASHING_BUSY_RETRY_AFTER_S = 5;
+
 /**
  * Decide whether a station's WebSocket upgrade may proceed, before any
- * upstream connection is opened: path and station id (CONTRACT section 1),
+ * upstream connection is opened: path and station id (docs/station-interface.md),
  * allow-list (404 for unknown ids, as CSMSs answer), and Profile 1 Basic Auth
  * checked locally when a password is configured (401 on a wrong one).
  */
-export async function admitStation(
-  request: IncomingMessage,
-  config: GatewayConfig,
-  stationsById: ReadonlyMap<string, StationConfig>,
-  limiter: AuthFailureLimiter,
-): Promise<Admission> {
+export async function admitStation(request: IncomingMessage, context: AdmissionContext): Promise<Admission> {
+  const { config, stationsById, limiter } = context;
   const key = request.headers['sec-websocket-key'];
   const version = request.headers['sec-websocket-version'];
   if (request.method !== 'GET' || request.headers.upgrade?.toLowerCase() !== 'websocket' || typeof key !== 'string' || !WEBSOCKET_KEY.test(key) || (version !== '13' && version !== '8')) {
@@ -35,9 +46,8 @@ export async function admitStation(
   }
   const stationId = stationIdFromPath(request.url ?? '', config.listen.path);
   if (stationId === undefined) return refuse(404, `path is not ${config.listen.path}/<stationId>`);
-  if (stationId.length === 0 || stationId.length > 48 || stationId.includes(':')) {
-    return refuse(404, 'station id must be 1-48 characters without ":"');
-  }
+  const idProblem = stationIdProblem(stationId);
+  if (idProblem) return refuse(400, idProblem);
   const station = stationsById.get(stationId);
   if (!station && !config.stations.allowUnknown) return refuse(404, 'station is not on the allow-list');
 
@@ -49,11 +59,20 @@ export async function admitStation(
     if (waitMs > 0) {
       return refuse(429, 'too many failed password attempts', { 'retry-after': String(Math.ceil(waitMs / 1000)) });
     }
+    // Counted as a failure *before* the check: scrypt is asynchronous, and a
+    // burst of parallel guesses would otherwise all pass the limiter before the
+    // first one is judged. A right password takes the count back.
+    limiter.recordFailure(limiterKey);
     const credentials = parseBasicAuth(request.headers.authorization);
-    // OCPP security: the Basic Auth username SHALL equal the station identity.
-    const ok = credentials !== undefined && credentials.username === stationId && (await verifyPassword(credentials.password, station));
+    let ok: boolean;
+    try {
+      // OCPP security: the Basic Auth username SHALL equal the station identity.
+      ok = credentials !== undefined && credentials.username === stationId && (await checkPassword(credentials.password, station, context.hashing));
+    } catch (error: unknown) {
+      if (error instanceof GateFullError) return refuse(503, 'too many password checks in progress', { 'retry-after': String(HASHING_BUSY_RETRY_AFTER_S) });
+      throw error;
+    }
     if (!ok) {
-      limiter.recordFailure(limiterKey);
       return refuse(401, credentials ? 'wrong station credentials' : 'station credentials required', {
         'www-authenticate': 'Basic realm="pleevi-edge", charset="UTF-8"',
       });
@@ -66,6 +85,12 @@ export async function admitStation(
     .map((protocol) => protocol.trim())
     .filter((protocol) => RELAYED_SUBPROTOCOLS.has(protocol));
   return station ? { admitted: true, stationId, station, protocols: offered } : { admitted: true, stationId, protocols: offered };
+}
+
+/** A plain configured password is compared at once; a hash costs an scrypt on the thread pool, so it takes a slot of `hashing`. */
+function checkPassword(password: string, station: StationConfig, hashing: ConcurrencyGate): Promise<boolean> {
+  if (station.passwordHash === undefined) return verifyPassword(password, station);
+  return hashing.run(() => verifyPassword(password, station));
 }
 
 /** The station id is the last path segment after the prefix, percent-decoded; undefined when the path does not match. */

@@ -7,6 +7,7 @@ import { redialWithinGrace, type RedialRequest } from './redial-within-grace.js'
 import type { InspectionPipeline } from '../ocpp/inspection-pipeline.js';
 import type { FrameOrigin, StationInfo } from '../ocpp/frame-observer.js';
 import type { Logger } from '../util/logger.js';
+import { RateLimitedLog } from '../util/rate-limited-log.js';
 import { describeError } from '../errors.js';
 import { CallLane } from './call-lane.js';
 import type { GatewayCallOutcome } from '../ocpp/gateway-call-outcome.js';
@@ -42,10 +43,33 @@ interface InspectedFrame {
   readonly parsed: boolean;
 }
 
-interface HeldFrame {
+/** A station frame not yet forwarded; `call` is set for a station CALL, which waits its turn (one in flight). */
+interface PendingStationFrame {
   readonly data: Buffer;
   readonly isBinary: boolean;
+  readonly call?: CallFrame;
 }
+
+/** The station CALL forwarded to the CPMS and not yet answered. */
+interface StationCallInFlight {
+  readonly call: CallFrame;
+  readonly at: number;
+}
+
+/** At most this many station frames wait behind the call in flight (their bytes are bounded by `maxBufferedBytes` too). */
+const MAX_WAITING_STATION_FRAMES = 1_000;
+/**
+ * A peer with more than `maxBufferedBytes` waiting to be written is given this
+ * long to make progress before it is judged too slow: one large frame (a
+ * SendLocalList of several MiB) fills the buffer for a moment on a healthy link.
+ */
+const SLOW_PEER_GRACE_MS = 10_000;
+/** Beyond the limit by more than the largest frame a peer may receive, a peer is closed at once: memory comes first. */
+const SLOW_PEER_HARD_EXTRA_BYTES = 16 * 1024 * 1024;
+/** One malformed-frame log line per station per this interval; the count is in `malformedFrames`. */
+const MALFORMED_LOG_INTERVAL_MS = 10_000;
+/** Ids of CPMS calls from a lost upstream are remembered this long for the station's late reply. */
+const ORPHANED_CALL_MEMORY_MS = 10 * 60_000;
 
 
 /**
@@ -65,14 +89,28 @@ export class StationLink {
   private upstream: WebSocket;
   readonly lane: CallLane;
   readonly connectedAt = Date.now();
-  /** Station CALLs forwarded to the CPMS and not yet answered, by message id. */
-  private readonly stationCallsInFlight = new Map<string, { readonly call: CallFrame; readonly at: number }>();
-  /** CPMS CALLs toward the station, kept to match the station's reply for observers. */
-  private readonly cpmsCallsInFlight = new Map<string, CallFrame>();
-  /** Ids of CPMS calls made on an upstream connection that no longer exists. */
-  private readonly orphanedCpmsCallIds = new Set<string>();
-  private readonly heldStationFrames: HeldFrame[] = [];
+  /**
+   * The station CALL forwarded to the CPMS and not yet answered. OCPP-J allows
+   * one (1.6 section 4.1.1 SHOULD, 2.0.1 Part 4 section 4.1.1 SHALL): further
+   * station CALLs (and the frames behind them) wait in `waitingStationFrames`, in order, until it is answered
+   * or `callTimeoutMs` passed. So memory per station stays bounded when the
+   * CPMS answers slowly or not at all, and a reply is always paired with the
+   * right call even when a station reuses a message id.
+   */
+  private stationCallInFlight: StationCallInFlight | undefined;
+  private readonly waitingStationFrames: PendingStationFrame[] = [];
+  private waitingBytes = 0;
+  private waitingTimer: NodeJS.Timeout | undefined;
+  /** Ids of CPMS calls made on an upstream connection that no longer exists, with when it was lost. */
+  private readonly orphanedCpmsCallIds = new Map<string, number>();
+  /** Station frames received during a CPMS outage, sent in order once it is back. */
+  private readonly heldStationFrames: PendingStationFrame[] = [];
   private heldBytes = 0;
+  /** Per side: the buffered amount when a backlog was first seen over the limit, and its timer. */
+  private readonly backlogs = new Map<'station' | 'cpms', { bytes: number; timer: NodeJS.Timeout }>();
+  /** Set while a new connection for the same station id is being accepted upstream. */
+  private replacement: Promise<boolean> | undefined;
+  private readonly malformedLog = new RateLimitedLog(MALFORMED_LOG_INTERVAL_MS);
   private outageStartedAt = 0;
   private stationAlive = true;
   private upstreamAlive = true;
@@ -133,7 +171,8 @@ export class StationLink {
     }
     this.stationAlive = false;
     station.ping();
-    this.forgetAbandonedStationCalls();
+    this.forgetAbandonedStationCall();
+    this.forgetOldOrphans();
     if (this.state === 'open') {
       if (!this.upstreamAlive) {
         this.logger.warn('CPMS did not answer ping; treating the upstream as lost');
@@ -147,13 +186,41 @@ export class StationLink {
 
   /**
    * A station gives up on a call after its own timeout (usually 30 s), so an
-   * unanswered call older than the call timeout no longer counts as in flight.
+   * unanswered call older than the call timeout no longer counts as in flight;
+   * the next waiting call may go. True when the slot is (now) free.
    */
-  private forgetAbandonedStationCalls(): void {
-    const oldest = Date.now() - this.options.callTimeoutMs;
-    for (const [id, entry] of this.stationCallsInFlight) {
-      if (entry.at < oldest) this.stationCallsInFlight.delete(id);
+  private forgetAbandonedStationCall(): boolean {
+    const inFlight = this.stationCallInFlight;
+    if (!inFlight) return true;
+    if (Date.now() - inFlight.at < this.options.callTimeoutMs) return false;
+    this.logger.info({ messageId: inFlight.call.id, action: inFlight.call.action }, 'CPMS did not answer a station call in time; the next one may go');
+    this.stationCallInFlight = undefined;
+    return true;
+  }
+
+  private forgetOldOrphans(): void {
+    const oldest = Date.now() - ORPHANED_CALL_MEMORY_MS;
+    for (const [id, lostAt] of this.orphanedCpmsCallIds) {
+      if (lostAt < oldest) this.orphanedCpmsCallIds.delete(id);
     }
+  }
+
+  /**
+   * A new connection for this station id is being accepted upstream. Until
+   * `accepted` settles, a loss of this link's upstream (the CPMS closing the
+   * connection it is about to replace) does not start a redial, which would
+   * compete with the newcomer; if the newcomer is refused, the usual outage
+   * handling runs then.
+   */
+  expectReplacement(accepted: Promise<boolean>): void {
+    const pending = accepted.then(
+      (ok) => ok,
+      () => false,
+    );
+    this.replacement = pending;
+    void pending.then(() => {
+      if (this.replacement === pending) this.replacement = undefined;
+    });
   }
 
   /** Close both sides, e.g. when the station reconnected on a new socket or at shutdown. */
@@ -205,25 +272,83 @@ export class StationLink {
           this.emitFrame('station', frame, owner.call);
           return;
         }
-        if (this.orphanedCpmsCallIds.delete(frame.id)) {
+        // Only a reply no live call claims can be for the lost connection: a
+        // restarted CPMS may reuse an id of a call it made before.
+        if (!owner && this.orphanedCpmsCallIds.delete(frame.id)) {
           metrics.swallowedReplies += 1;
           this.logger.info({ messageId: frame.id }, 'station answered a CPMS call from the lost upstream connection; dropped');
           return;
         }
-        answers = this.cpmsCallsInFlight.get(frame.id);
-        this.cpmsCallsInFlight.delete(frame.id);
+        answers = owner?.call;
       } else if (isCall(frame)) {
         if (parsed && this.answerLocally(frame)) return;
-        this.stationCallsInFlight.set(frame.id, { call: frame, at: Date.now() });
+        if (parsed) this.emitFrame('station', frame, undefined);
+        this.forwardFromStation({ data, isBinary, call: frame });
+        return;
       }
       if (parsed) this.emitFrame('station', frame, answers);
     }
+    this.forwardFromStation({ data, isBinary });
+  }
 
+  /**
+   * Every station frame goes upstream through here: held during an outage;
+   * otherwise sent at once unless a station CALL has to wait for the one in
+   * flight, in which case it and everything after it wait, in order. The
+   * gateway never reorders a station's frames; it only paces its calls.
+   */
+  private forwardFromStation(pending: PendingStationFrame): void {
+    if (this.state === 'closed') return;
     if (this.state === 'reconnecting') {
-      this.hold(data, isBinary);
+      this.hold(pending);
       return;
     }
-    this.sendUpstream(data, isBinary);
+    if (this.waitingStationFrames.length === 0 && (!pending.call || this.forgetAbandonedStationCall())) {
+      this.sendStationFrame(pending);
+      return;
+    }
+    this.waitingStationFrames.push(pending);
+    this.waitingBytes += pending.data.length;
+    if (this.waitingStationFrames.length > MAX_WAITING_STATION_FRAMES || this.waitingBytes + this.heldBytes > this.options.maxBufferedBytes) {
+      this.options.metrics.stationCallOverflows += 1;
+      this.logger.warn(
+        { waitingFrames: this.waitingStationFrames.length, waitingBytes: this.waitingBytes, inFlight: this.stationCallInFlight?.call.action },
+        'station sends calls faster than the CPMS answers them (OCPP-J allows one in flight); closing the station so it retries',
+      );
+      this.close(CloseCode.TryAgainLater, 'too many unanswered calls');
+      return;
+    }
+    this.armWaitingTimer();
+  }
+
+  private sendStationFrame(pending: PendingStationFrame): void {
+    if (pending.call) this.stationCallInFlight = { call: pending.call, at: Date.now() };
+    this.sendUpstream(pending.data, pending.isBinary);
+  }
+
+  /** The in-flight station call was answered (or abandoned): what waited behind it goes, up to the next call. */
+  private sendWaitingFrames(): void {
+    clearTimeout(this.waitingTimer);
+    this.waitingTimer = undefined;
+    while (this.state === 'open') {
+      const next = this.waitingStationFrames[0];
+      if (!next || (next.call && !this.forgetAbandonedStationCall())) break;
+      this.waitingStationFrames.shift();
+      this.waitingBytes -= next.data.length;
+      this.sendStationFrame(next);
+    }
+    if (this.waitingStationFrames.length > 0) this.armWaitingTimer();
+  }
+
+  /** Waiting calls must not wait for ever on a call the CPMS never answers: release the slot at its timeout. */
+  private armWaitingTimer(): void {
+    if (this.waitingTimer || !this.stationCallInFlight) return;
+    const dueIn = Math.max(0, this.stationCallInFlight.at + this.options.callTimeoutMs - Date.now());
+    this.waitingTimer = setTimeout(() => {
+      this.waitingTimer = undefined;
+      this.sendWaitingFrames();
+    }, dueIn + 1);
+    this.waitingTimer.unref();
   }
 
   private onUpstreamMessage(data: Buffer, isBinary: boolean): void {
@@ -235,20 +360,23 @@ export class StationLink {
     const inspected = this.inspect(data, isBinary, 'cpms', (header) => this.cpmsFrameNeedsBody(header));
     if (inspected && isCall(inspected.frame)) {
       const call = inspected.frame;
-      this.cpmsCallsInFlight.set(call.id, call);
+      this.orphanedCpmsCallIds.delete(call.id);
       if (inspected.parsed) this.emitFrame('cpms', call, undefined);
-      this.lane.submitCpmsCall(call.id, () => this.sendToStation(data, isBinary));
+      this.lane.submitCpmsCall(call, () => this.sendToStation(data, isBinary));
       return;
     }
+    let answeredStationCall = false;
     if (inspected) {
       let answers: CallFrame | undefined;
-      if (isReply(inspected.frame)) {
-        answers = this.stationCallsInFlight.get(inspected.frame.id)?.call;
-        this.stationCallsInFlight.delete(inspected.frame.id);
+      if (isReply(inspected.frame) && this.stationCallInFlight?.call.id === inspected.frame.id) {
+        answers = this.stationCallInFlight.call;
+        this.stationCallInFlight = undefined;
+        answeredStationCall = true;
       }
       if (inspected.parsed) this.emitFrame('cpms', inspected.frame, answers);
     }
     this.sendToStation(data, isBinary);
+    if (answeredStationCall) this.sendWaitingFrames();
   }
 
   /** Only frames someone looks at are parsed past their header: the answers to the gateway, and the actions observers asked for. */
@@ -257,14 +385,14 @@ export class StationLink {
       return this.options.pipeline.wantsAction(header.action) || this.options.localAnswerers.some((answerer) => answerer.actions.has(header.action ?? ''));
     }
     if (this.lane.ownsReply(header.id)) return true;
-    const call = this.cpmsCallsInFlight.get(header.id);
+    const call = this.lane.cpmsCall(header.id);
     return call !== undefined && this.options.pipeline.wantsAction(call.action);
   }
 
   private cpmsFrameNeedsBody(header: FrameHeader): boolean {
     if (header.action !== undefined) return this.options.pipeline.wantsAction(header.action);
-    const entry = this.stationCallsInFlight.get(header.id);
-    return entry !== undefined && this.options.pipeline.wantsAction(entry.call.action);
+    const inFlight = this.stationCallInFlight;
+    return inFlight !== undefined && inFlight.call.id === header.id && this.options.pipeline.wantsAction(inFlight.call.action);
   }
 
   /** A station call a local answerer takes: answered here, never relayed. */
@@ -306,7 +434,7 @@ export class StationLink {
 
   private malformed(origin: FrameOrigin, reason: string, bytes: number): undefined {
     this.options.metrics.malformedFrames += 1;
-    this.logger.warn({ origin, reason, bytes }, 'malformed OCPP frame relayed as is');
+    this.malformedLog.warn(this.logger, { origin, reason, bytes }, 'malformed OCPP frame relayed as is');
     this.options.pipeline.malformedFrame({ station: this.options.station, origin, reason, bytes });
     return undefined;
   }
@@ -321,23 +449,62 @@ export class StationLink {
     const station = this.options.stationSocket;
     if (station.readyState !== station.OPEN) return;
     station.send(data, { binary: isBinary });
-    if (station.bufferedAmount > this.options.maxBufferedBytes) this.closeSlowPeer('station');
+    if (station.bufferedAmount > this.options.maxBufferedBytes) this.watchBacklog('station');
   }
 
   private sendUpstream(data: Buffer, isBinary: boolean): void {
     const upstream = this.upstream;
     if (upstream.readyState !== upstream.OPEN) {
-      this.hold(data, isBinary);
+      this.hold({ data, isBinary });
       return;
     }
     upstream.send(data, { binary: isBinary });
-    if (upstream.bufferedAmount > this.options.maxBufferedBytes) this.closeSlowPeer('cpms');
+    if (upstream.bufferedAmount > this.options.maxBufferedBytes) this.watchBacklog('cpms');
   }
 
-  private hold(data: Buffer, isBinary: boolean): void {
-    this.heldStationFrames.push({ data, isBinary });
-    this.heldBytes += data.length;
-    if (this.heldBytes > this.options.maxBufferedBytes) {
+  private socketOf(side: 'station' | 'cpms'): WebSocket {
+    return side === 'station' ? this.options.stationSocket : this.upstream;
+  }
+
+  /**
+   * More than `maxBufferedBytes` waits to be written to a peer. A slow reader
+   * is judged over time, not on one send: it is closed when the backlog has
+   * not shrunk for SLOW_PEER_GRACE_MS, or at once when it passes the hard
+   * ceiling. A healthy station receiving one large CPMS frame drains it.
+   */
+  private watchBacklog(side: 'station' | 'cpms'): void {
+    const buffered = this.socketOf(side).bufferedAmount;
+    if (buffered > this.options.maxBufferedBytes + SLOW_PEER_HARD_EXTRA_BYTES) {
+      this.closeSlowPeer(side);
+      return;
+    }
+    if (this.backlogs.has(side)) return;
+    const check = (): void => {
+      const backlog = this.backlogs.get(side);
+      if (!backlog || this.state === 'closed') return;
+      const now = this.socketOf(side).bufferedAmount;
+      if (now <= this.options.maxBufferedBytes) {
+        this.backlogs.delete(side);
+        return;
+      }
+      if (now >= backlog.bytes) {
+        this.backlogs.delete(side);
+        this.closeSlowPeer(side);
+        return;
+      }
+      backlog.bytes = now;
+      backlog.timer = setTimeout(check, SLOW_PEER_GRACE_MS);
+      backlog.timer.unref();
+    };
+    const timer = setTimeout(check, SLOW_PEER_GRACE_MS);
+    timer.unref();
+    this.backlogs.set(side, { bytes: buffered, timer });
+  }
+
+  private hold(pending: PendingStationFrame): void {
+    this.heldStationFrames.push(pending);
+    this.heldBytes += pending.data.length;
+    if (this.heldBytes + this.waitingBytes > this.options.maxBufferedBytes) {
       this.logger.warn({ heldBytes: this.heldBytes }, 'too much held during the CPMS outage; closing the station so it queues');
       this.close(CloseCode.TryAgainLater, 'CPMS unavailable');
     }
@@ -346,7 +513,7 @@ export class StationLink {
   /** A peer that cannot keep up is closed rather than letting memory grow (both sides go: they are one link). */
   private closeSlowPeer(side: 'station' | 'cpms'): void {
     this.options.metrics.slowPeerCloses += 1;
-    this.logger.warn({ side, limit: this.options.maxBufferedBytes }, 'peer cannot keep up; closing the link');
+    this.logger.warn({ side, limit: this.options.maxBufferedBytes, buffered: this.socketOf(side).bufferedAmount, graceMs: SLOW_PEER_GRACE_MS }, 'peer cannot keep up; closing the link');
     if (side === 'station') this.options.stationSocket.terminate();
     this.close(CloseCode.TryAgainLater, `${side} cannot keep up`);
   }
@@ -368,20 +535,29 @@ export class StationLink {
       mirrorClose(this.options.stationSocket, code, reason);
       return;
     }
-    this.forgetAbandonedStationCalls();
-    if (this.stationCallsInFlight.size > 0) {
-      // The answer to these calls died with the connection; resending them could
-      // execute them twice. Close now so the station retries them itself.
-      this.logger.warn({ code, inFlight: [...this.stationCallsInFlight.keys()] }, 'CPMS connection lost with a station call in flight; closing the station');
+    if (!this.forgetAbandonedStationCall()) {
+      // The answer to this call died with the connection; resending it could
+      // execute it twice. Close now so the station retries it itself.
+      this.logger.warn({ code, inFlight: this.stationCallInFlight?.call.id }, 'CPMS connection lost with a station call in flight; closing the station');
       this.close(CloseCode.ServiceRestart, 'CPMS connection lost');
       return;
     }
-    this.logger.warn({ code, reason: text, graceMs: this.options.outageGraceMs }, 'CPMS connection lost; reconnecting');
     this.state = 'reconnecting';
     this.outageStartedAt = Date.now();
-    for (const id of this.lane.forgetCpmsCalls()) this.orphanedCpmsCallIds.add(id);
-    this.cpmsCallsInFlight.clear();
-    void this.redialUntilDeadline(this.outageStartedAt + this.options.outageGraceMs);
+    for (const id of this.lane.forgetCpmsCalls()) this.orphanedCpmsCallIds.set(id, this.outageStartedAt);
+    const deadline = this.outageStartedAt + this.options.outageGraceMs;
+    const replacement = this.replacement;
+    if (replacement) {
+      // The CPMS may be closing this connection because it accepted the
+      // station's new one; redialling now would compete with it.
+      this.logger.info({ code, reason: text }, 'CPMS closed the connection while a new one for this station is being accepted');
+      void replacement.then((replaced) => {
+        if (!replaced && this.state === 'reconnecting') void this.redialUntilDeadline(deadline);
+      });
+      return;
+    }
+    this.logger.warn({ code, reason: text, graceMs: this.options.outageGraceMs }, 'CPMS connection lost; reconnecting');
+    void this.redialUntilDeadline(deadline);
   }
 
   private async redialUntilDeadline(deadline: number): Promise<void> {
@@ -411,9 +587,11 @@ export class StationLink {
     this.logger.info({ outageMs: Date.now() - this.outageStartedAt, heldFrames: this.heldStationFrames.length }, 'CPMS connection restored');
     const held = this.heldStationFrames.splice(0);
     this.heldBytes = 0;
+    // Calls that waited behind the in-flight one before the outage go first, then what came during it.
+    this.sendWaitingFrames();
     for (const frame of held) {
       if (this.state !== 'open') return;
-      this.sendUpstream(frame.data, frame.isBinary);
+      this.forwardFromStation(frame);
     }
     for (const frame of early) this.onUpstreamMessage(frame.data, frame.isBinary);
   }
@@ -430,6 +608,12 @@ export class StationLink {
     this.lane.close();
     this.heldStationFrames.length = 0;
     this.heldBytes = 0;
+    this.waitingStationFrames.length = 0;
+    this.waitingBytes = 0;
+    this.stationCallInFlight = undefined;
+    clearTimeout(this.waitingTimer);
+    for (const backlog of this.backlogs.values()) clearTimeout(backlog.timer);
+    this.backlogs.clear();
     this.options.pipeline.stationDisconnected(this.options.station, code, reason);
     this.options.onClosed(this);
   }

@@ -6,23 +6,43 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { GatewayConfig, StationConfig } from '../config/gateway-config.js';
 import {
   describeError,
+  GateFullError,
   UpstreamNoSubprotocolError,
   UpstreamRefusedError,
   UpstreamTimeoutError,
+  UpstreamUnreachableError,
 } from '../errors.js';
 import type { InspectionPipeline } from '../ocpp/inspection-pipeline.js';
 import type { Logger } from '../util/logger.js';
+import { ConcurrencyGate } from '../util/concurrency-gate.js';
 import { AuthFailureLimiter } from './auth-failure-limiter.js';
 import { CloseCode } from './close-codes.js';
 import { writeHttpRefusal } from './http-refusal.js';
 import type { RelayMetrics } from './relay-metrics.js';
-import { admitStation } from './station-admission.js';
+import { admitStation, type Admission } from './station-admission.js';
 import { StationLink } from './station-link.js';
 import type { LocalAnswerer } from '../ocpp/local-answerer.js';
-import { dialUpstream, type UpstreamConnection } from './upstream-dialer.js';
+import { dialUpstream, type DialRequest, type UpstreamConnection } from './upstream-dialer.js';
 
-/** How long a replaced connection's upstream may take to close before the new one dials anyway. */
-const REPLACE_WAIT_MS = 2_000;
+/** How long links' upstreams may take to close at shutdown. */
+const SHUTDOWN_WAIT_MS = 2_000;
+/**
+ * A client has this long from its first byte (and from connecting, over TLS
+ * for its TLS handshake) to send the whole upgrade request; slow-header
+ * connections would otherwise hold a socket for minutes (Node's defaults).
+ */
+export const HANDSHAKE_HEADERS_TIMEOUT_MS = 10_000;
+/** How often Node checks the headers timeout of open connections. */
+const CONNECTIONS_CHECK_INTERVAL_MS = 1_000;
+/** Handshakes that may wait for an upstream dial slot; beyond, 503 at once (each holds a socket). */
+const MAX_WAITING_HANDSHAKES = 4_096;
+/** Password checks against an scrypt hash in flight at once (libuv's pool has 4 threads, DNS uses them too). */
+const MAX_CONCURRENT_HASHES = 2;
+const MAX_WAITING_HASHES = 32;
+/** Handshakes for one station id that may wait behind the one in progress; beyond, 429. */
+const MAX_WAITING_PER_STATION = 2;
+/** What a station told to wait because the gateway is busy is asked to wait (seconds). */
+const BUSY_RETRY_AFTER_S = 5;
 
 export interface StationListenerDeps {
   readonly config: GatewayConfig;
@@ -45,12 +65,22 @@ export class StationListener {
   private readonly chosenProtocols = new WeakMap<IncomingMessage, string>();
   private readonly stationsById: Map<string, StationConfig>;
   private readonly limiter = new AuthFailureLimiter();
+  private readonly hashing = new ConcurrencyGate('password checks', MAX_CONCURRENT_HASHES, MAX_WAITING_HASHES);
+  /** Bounds upstream handshakes in flight, dials and redials alike (a reconnect storm after a power cut). */
+  readonly dials: ConcurrencyGate;
+  /**
+   * One handshake per station id at a time: a second one for the same id
+   * waits until the first is settled, so two handshakes never both reach the
+   * CPMS and the link table always knows the one live connection.
+   */
+  private readonly handshakesById = new Map<string, ConcurrencyGate>();
   private readonly pendingHandshakes = new Set<Duplex>();
   private heartbeatTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: StationListenerDeps) {
     const { config } = deps;
     this.stationsById = new Map(config.stations.list.map((station) => [station.id, station]));
+    this.dials = new ConcurrencyGate('upstream handshakes', config.upstream.maxConcurrentHandshakes, MAX_WAITING_HANDSHAKES);
     this.websocketServer = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -63,10 +93,11 @@ export class StationListener {
   /** Start listening; resolves with the bound ports (useful with port 0). */
   async listen(): Promise<{ port: number; tlsPort?: number }> {
     const { listen } = this.deps.config;
-    const plain = createHttpServer(refuseNonUpgrade);
+    const limits = { headersTimeout: HANDSHAKE_HEADERS_TIMEOUT_MS, requestTimeout: HANDSHAKE_HEADERS_TIMEOUT_MS, connectionsCheckingInterval: CONNECTIONS_CHECK_INTERVAL_MS };
+    const plain = createHttpServer(limits, refuseNonUpgrade);
     const port = await this.bind(plain, listen.port, listen.host, false);
     if (!listen.tls) return { port };
-    const secure = createHttpsServer({ cert: listen.tls.cert, key: listen.tls.key }, refuseNonUpgrade);
+    const secure = createHttpsServer({ ...limits, cert: listen.tls.cert, key: listen.tls.key, handshakeTimeout: HANDSHAKE_HEADERS_TIMEOUT_MS }, refuseNonUpgrade);
     const tlsPort = await this.bind(secure, listen.tls.port, listen.host, true);
     return { port, tlsPort };
   }
@@ -79,7 +110,7 @@ export class StationListener {
     const closing = [...this.links.values()].map((link) => {
       const done = link.upstreamClosed();
       link.close(CloseCode.GoingAway, 'gateway shutting down');
-      return withTimeout(done, REPLACE_WAIT_MS);
+      return withTimeout(done, SHUTDOWN_WAIT_MS);
     });
     await Promise.all(closing);
     for (const server of this.servers) server.closeAllConnections();
@@ -113,98 +144,190 @@ export class StationListener {
   }
 
   private async onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, secure: boolean): Promise<void> {
-    const { config, logger, metrics } = this.deps;
+    const { logger, metrics } = this.deps;
     const remoteAddress = request.socket.remoteAddress ?? 'unknown';
     socket.on('error', (error) => logger.debug({ err: describeError(error), remoteAddress }, 'station socket error during handshake'));
     this.pendingHandshakes.add(socket);
     try {
-      const admission = await admitStation(request, config, this.stationsById, this.limiter);
+      const admission = await admitStation(request, { config: this.deps.config, stationsById: this.stationsById, limiter: this.limiter, hashing: this.hashing });
       if (!admission.admitted) {
-        metrics.handshakesRefused += 1;
+        this.refuse(socket, admission.status, admission.reason, { remoteAddress, url: request.url }, admission.headers);
         if (admission.status === 401) metrics.authFailures += 1;
-        logger.warn({ remoteAddress, url: request.url, status: admission.status, reason: admission.reason }, 'station handshake refused');
-        writeHttpRefusal(socket, admission.status, admission.headers);
         return;
       }
       const { stationId } = admission;
       const log = logger.child({ stationId });
-
-      const previous = this.links.get(stationId);
-      if (previous) {
-        // OCPP-NOTES: a station that reconnects without closing the old socket is
-        // replaced; close the old upstream first so the CPMS sees one connection.
-        log.info('station reconnected; replacing its previous connection');
-        const closed = previous.upstreamClosed();
-        previous.close(CloseCode.PolicyViolation, 'replaced by a new connection');
-        await withTimeout(closed, REPLACE_WAIT_MS);
-      }
-
-      const abort = new AbortController();
-      const onGone = (): void => abort.abort();
-      socket.once('close', onGone);
-      let upstream: UpstreamConnection;
+      const turn = this.handshakeTurnFor(stationId);
+      let release: () => void;
       try {
-        upstream = await dialUpstream(config.upstream, {
+        release = await turn.acquire();
+      } catch {
+        this.refuse(socket, 429, 'another handshake for this station id is in progress', { remoteAddress, stationId }, { 'retry-after': '1' });
+        return;
+      }
+      try {
+        if (socket.destroyed) return;
+        await this.connectStation(request, socket, head, secure, admission, log);
+      } finally {
+        release();
+        if (turn.activeCount === 0 && turn.waitingCount === 0) this.handshakesById.delete(stationId);
+      }
+    } finally {
+      this.pendingHandshakes.delete(socket);
+    }
+  }
+
+  private handshakeTurnFor(stationId: string): ConcurrencyGate {
+    let turn = this.handshakesById.get(stationId);
+    if (!turn) {
+      turn = new ConcurrencyGate(`handshakes of ${stationId}`, 1, MAX_WAITING_PER_STATION);
+      this.handshakesById.set(stationId, turn);
+    }
+    return turn;
+  }
+
+  private refuse(socket: Duplex, status: number, reason: string, fields: Record<string, unknown>, headers?: Record<string, string>): void {
+    this.deps.metrics.handshakesRefused += 1;
+    this.deps.logger.warn({ ...fields, status, reason }, 'station handshake refused');
+    writeHttpRefusal(socket, status, headers);
+  }
+
+  /**
+   * Dial the CPMS for an admitted station (its turn for this id held), then
+   * complete the station's handshake. A connection this id already has is
+   * replaced only once the CPMS accepted the new one (docs/station-interface.md):
+   * a handshake the CPMS refuses, from a rogue client on the LAN say, leaves
+   * the connected station alone.
+   */
+  private async connectStation(
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    secure: boolean,
+    admission: Extract<Admission, { admitted: true }>,
+    log: Logger,
+  ): Promise<void> {
+    const { config, metrics } = this.deps;
+    const { stationId } = admission;
+    const remoteAddress = request.socket.remoteAddress ?? 'unknown';
+    const abort = new AbortController();
+    const onGone = (): void => abort.abort(new Error('station went away during the handshake'));
+    socket.once('close', onGone);
+
+    const previous = this.links.get(stationId);
+    let settleReplacement: (accepted: boolean) => void = () => undefined;
+    if (previous) {
+      log.info('a new connection for a connected station; the old one stays until the CPMS accepts the new one');
+      previous.expectReplacement(
+        new Promise<boolean>((resolve) => {
+          settleReplacement = resolve;
+        }),
+      );
+    }
+
+    let upstream: UpstreamConnection;
+    try {
+      upstream = await this.dialWithinLimit(
+        {
           stationId,
           protocols: admission.protocols,
           stationAuthorization: request.headers.authorization,
-          station: admission.station,
+          ...(admission.station ? { station: admission.station } : {}),
           timeoutMs: config.upstream.connectTimeoutMs,
-          signal: abort.signal,
-        });
-      } catch (error: unknown) {
-        metrics.handshakesRefused += 1;
-        this.answerDialFailure(request, socket, head, error, log);
-        return;
-      } finally {
-        socket.off('close', onGone);
-      }
-      if (socket.destroyed) {
-        log.info('station left during the handshake; closing its upstream');
-        upstream.socket.close(CloseCode.GoingAway);
-        return;
-      }
+        },
+        abort.signal,
+        config.upstream.connectTimeoutMs,
+      );
+    } catch (error: unknown) {
+      settleReplacement(false);
+      metrics.handshakesRefused += 1;
+      this.answerDialFailure(request, socket, head, error, log);
+      return;
+    } finally {
+      socket.off('close', onGone);
+    }
+    if (socket.destroyed) {
+      settleReplacement(false);
+      log.info('station left during the handshake; closing its upstream');
+      upstream.socket.close(CloseCode.GoingAway);
+      return;
+    }
 
-      this.chosenProtocols.set(request, upstream.protocol);
-      // The redial needs only these, not the whole request (kept alive for the link's life otherwise).
-      const stationAuthorization = request.headers.authorization;
-      const station = admission.station;
-      this.websocketServer.handleUpgrade(request, socket, head, (stationSocket: WebSocket) => {
-        const link = new StationLink({
-          station: { stationId, protocol: upstream.protocol, remoteAddress },
-          stationSocket,
-          upstreamSocket: upstream.socket,
-          earlyUpstreamFrames: upstream.early,
-          redial: async (deadline) => {
-            const again = await dialUpstream(config.upstream, {
+    // The CPMS accepted the newcomer: now the old connection goes.
+    const replaced = this.links.get(stationId);
+    if (replaced) {
+      log.info('station reconnected; replacing its previous connection');
+      replaced.close(CloseCode.PolicyViolation, 'replaced by a new connection');
+    }
+    settleReplacement(true);
+
+    this.chosenProtocols.set(request, upstream.protocol);
+    // The redial needs only these, not the whole request (kept alive for the link's life otherwise).
+    const stationAuthorization = request.headers.authorization;
+    const station = admission.station;
+    this.websocketServer.handleUpgrade(request, socket, head, (stationSocket: WebSocket) => {
+      const link = new StationLink({
+        station: { stationId, protocol: upstream.protocol, remoteAddress },
+        stationSocket,
+        upstreamSocket: upstream.socket,
+        earlyUpstreamFrames: upstream.early,
+        redial: async (deadline) => {
+          const leftMs = Math.max(1, Math.min(config.upstream.connectTimeoutMs, deadline - Date.now()));
+          const again = await this.dialWithinLimit(
+            {
               stationId,
               protocols: upstream.protocol ? [upstream.protocol] : [],
               stationAuthorization,
-              station,
-              timeoutMs: Math.max(1, Math.min(config.upstream.connectTimeoutMs, deadline - Date.now())),
-            });
-            if (again.protocol !== upstream.protocol) {
-              again.socket.close(CloseCode.ProtocolError);
-              throw new Error(`CPMS chose ${again.protocol || 'no subprotocol'} after reconnect, expected ${upstream.protocol}`);
-            }
-            return { socket: again.socket, early: again.early };
-          },
-          outageGraceMs: config.upstream.outageGraceMs,
-          maxBufferedBytes: config.listen.maxBufferedBytes,
-          callTimeoutMs: config.smartCharging.callTimeoutMs,
-          pipeline: this.deps.pipeline,
-          localAnswerers: this.deps.localAnswerers,
-          metrics,
-          logger: log,
-          onClosed: (closed) => {
-            if (this.links.get(stationId) === closed) this.links.delete(stationId);
-          },
-        });
-        this.links.set(stationId, link);
-        log.info({ protocol: upstream.protocol, remoteAddress, secure }, 'station connected');
+              ...(station ? { station } : {}),
+              timeoutMs: leftMs,
+            },
+            undefined,
+            leftMs,
+          );
+          if (again.protocol !== upstream.protocol) {
+            again.socket.close(CloseCode.ProtocolError);
+            throw new Error(`CPMS chose ${again.protocol || 'no subprotocol'} after reconnect, expected ${upstream.protocol}`);
+          }
+          return { socket: again.socket, early: again.early };
+        },
+        outageGraceMs: config.upstream.outageGraceMs,
+        maxBufferedBytes: config.listen.maxBufferedBytes,
+        callTimeoutMs: config.smartCharging.callTimeoutMs,
+        pipeline: this.deps.pipeline,
+        localAnswerers: this.deps.localAnswerers,
+        metrics,
+        logger: log,
+        onClosed: (closed) => {
+          if (this.links.get(stationId) === closed) this.links.delete(stationId);
+        },
       });
+      this.links.set(stationId, link);
+      log.info({ protocol: upstream.protocol, remoteAddress, secure }, 'station connected');
+    });
+  }
+
+  /**
+   * One upstream handshake, holding a slot of `dials` (upstream.maxConcurrentHandshakes)
+   * while it runs. Waiting for the slot counts against the same time limit as
+   * the handshake: a station never waits longer than `connectTimeoutMs` in all.
+   */
+  private async dialWithinLimit(request: Omit<DialRequest, 'signal'>, stationGone: AbortSignal | undefined, waitMs: number): Promise<UpstreamConnection> {
+    const startedAt = Date.now();
+    const waitLimit = AbortSignal.timeout(waitMs);
+    const signal = stationGone ? AbortSignal.any([stationGone, waitLimit]) : waitLimit;
+    let release: () => void;
+    try {
+      release = await this.dials.acquire(signal);
+    } catch (error: unknown) {
+      if (stationGone?.aborted) throw new UpstreamUnreachableError('station went away while waiting for an upstream handshake slot');
+      if (error instanceof GateFullError) throw error;
+      throw new GateFullError('upstream handshakes', this.dials.maxActive, this.dials.maxWaiting);
+    }
+    try {
+      const timeoutMs = Math.max(1, request.timeoutMs - (Date.now() - startedAt));
+      return await dialUpstream(this.deps.config.upstream, { ...request, timeoutMs, ...(stationGone ? { signal: stationGone } : {}) });
     } finally {
-      this.pendingHandshakes.delete(socket);
+      release();
     }
   }
 
@@ -216,6 +339,9 @@ export class StationListener {
     } else if (error instanceof UpstreamTimeoutError) {
       log.warn({ err: error.message }, 'CPMS handshake timed out; answering 504');
       writeHttpRefusal(socket, 504);
+    } else if (error instanceof GateFullError) {
+      log.warn({ err: error.message, inProgress: this.dials.activeCount, waiting: this.dials.waitingCount }, 'too many upstream handshakes at once; answering 503');
+      writeHttpRefusal(socket, 503, { 'retry-after': String(BUSY_RETRY_AFTER_S) });
     } else if (error instanceof UpstreamNoSubprotocolError) {
       // Answer as the CPMS did: a handshake without a subprotocol, then a close
       // (OCPP-J 1.6 section 3.1.2).

@@ -11,6 +11,7 @@ export interface TestGatewayOptions {
   readonly allowUnknown?: boolean;
   readonly outageGraceMs?: number;
   readonly connectTimeoutMs?: number;
+  readonly maxConcurrentHandshakes?: number;
   readonly maxFrameBytes?: number;
   readonly maxBufferedBytes?: number;
   readonly callTimeoutMs?: number;
@@ -53,6 +54,7 @@ export async function startTestGateway(t: Test, options: TestGatewayOptions): Pr
       tls: options.upstreamTls ?? {},
       connectTimeoutMs: options.connectTimeoutMs ?? 3000,
       outageGraceMs: options.outageGraceMs ?? 3000,
+      maxConcurrentHandshakes: options.maxConcurrentHandshakes ?? 64,
       permessageDeflate: true,
     },
     stations: { allowUnknown: options.allowUnknown ?? true, list: options.stations ?? [] },
