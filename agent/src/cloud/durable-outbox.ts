@@ -37,9 +37,9 @@ interface EntryRow {
 }
 
 /**
- * The events the cloud has not acknowledged yet (CONTRACT section 5: written
- * to a durable outbox first, removed only after the broker acknowledged
- * them), in the gateway's SQLite file (migration 004).
+ * The events the cloud has not acknowledged yet (docs/cloud.md "The outbox:
+ * delivery and order": written to a durable outbox first, removed only after
+ * the broker acknowledged them), in the gateway's SQLite file (migration 004).
  *
  * `emit` is called by the observers inside the transaction that changed a
  * session, so the event commits or rolls back with that change; it never
