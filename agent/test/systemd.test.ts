@@ -16,7 +16,7 @@ t.test('the unit file passes systemd-analyze verify without a warning', { skip: 
   const path = join(dir, 'pleevi-edge.service');
   writeFileSync(path, unit);
   const result = spawnSync('systemd-analyze', ['verify', path], { encoding: 'utf8' });
-  // systemd-analyze only warns (exit 0) on unknown keys: any stderr is a failure (TOOLCHAIN.md).
+  // systemd-analyze only warns (exit 0) on unknown keys or bad values: any stderr is a failure.
   t.equal(result.stderr.trim(), '', 'no complaint about the unit');
   t.equal(result.status, 0);
   // The same check does catch a bad key, so the empty stderr above means something.

@@ -13,7 +13,7 @@ export interface DemoBroker {
  * Plain `mqtt://` on loopback is for the demo only: in production the gateway
  * talks to the cloud broker over `mqtts://` with its client certificate
  * (mutual TLS, docs/cloud.md). aedes 1.x speaks MQTT 3.1.1 only, so the demo
- * config sets `mqtt.protocolVersion: 4` (CONTRACT section 5: clean=false on
+ * config sets `mqtt.protocolVersion: 4` (docs/cloud.md "Connection": clean=false on
  * 3.1.1).
  */
 export async function startDemoBroker(): Promise<DemoBroker> {

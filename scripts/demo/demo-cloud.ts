@@ -25,7 +25,7 @@ export interface DemoCloud {
 /**
  * The demo's stand-in for the cloud: an MQTT client subscribed to everything
  * the gateway publishes (`P/#`), as the real cloud backend would be
- * (CONTRACT section 5, docs/cloud.md). It prints each message in one line.
+ * (docs/cloud.md). It prints each message in one line.
  */
 export async function startDemoCloud(brokerUrl: string, gatewayId: string): Promise<DemoCloud> {
   const prefix = `pleevi/v1/gw/${gatewayId}`;

@@ -10,7 +10,7 @@ const MAX_SOCKET_PATH_BYTES = 107;
 export type AdminRoutes = ReadonlyMap<string, () => unknown>;
 
 /**
- * The admin API: HTTP over a unix socket, JSON out (CONTRACT section 3). Only
+ * The admin API: HTTP over a unix socket, JSON out (README.md "CLI"). Only
  * local users with access to the socket (mode 0660) can reach it; it is never
  * exposed on the network.
  */

@@ -5,7 +5,7 @@ export interface CliIo {
   readonly env: NodeJS.ProcessEnv;
 }
 
-/** CONTRACT section 3 exit codes. */
+/** Exit codes (README.md "CLI"). */
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;

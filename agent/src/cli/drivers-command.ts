@@ -1,5 +1,5 @@
 /**
- * `pleevi-edge drivers import | list | lookup` (CONTRACT section 3). They work
+ * `pleevi-edge drivers import | list | lookup` (docs/drivers.md "Commands"). They work
  * on the SQLite file directly, with the daemon running or stopped: the store
  * is in WAL mode, an import is one transaction, and the daemon's next lookup
  * reads the committed list.
@@ -105,7 +105,7 @@ export const driversListCommand: CliCommand = async (args, io) => {
   if (config === undefined) return EXIT_USAGE;
   const { drivers, meta } = readStore(config.dataDir, io, (db) => ({ drivers: new SqliteDriverDirectory(db).list(), meta: readDriverListMeta(db) }));
   if (flags.json === true) {
-    // The shape of the cloud's replace-drivers (CONTRACT section 5), plus where the list came from.
+    // The shape of the cloud's replace-drivers (docs/cloud.md "Commands"), plus where the list came from.
     const json = { version: meta?.version ?? null, source: meta?.source ?? null, importedAt: meta?.importedAt ?? null, drivers };
     io.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
     return EXIT_OK;

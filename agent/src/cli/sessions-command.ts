@@ -76,7 +76,7 @@ function readSessions(dataDir: string, activeOnly: boolean, limit: number, io: C
   return readStore(dataDir, io, (db) => new SessionRecords(db).list({ activeOnly, limit: limit === 0 ? -1 : limit }));
 }
 
-/** The stored record in the vocabulary of the session event (CONTRACT section 5) plus the bookkeeping. */
+/** The stored record in the vocabulary of the session event (docs/sessions.md "Events") plus the bookkeeping. */
 function toJson(session: SessionRecord): Record<string, unknown> {
   return {
     stationId: session.stationId,

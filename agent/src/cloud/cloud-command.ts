@@ -1,7 +1,7 @@
 import { GatewayError } from '../errors.js';
 
 /**
- * A command from the cloud, `P/cmd/<name>` (CONTRACT section 5): always an
+ * A command from the cloud, `P/cmd/<name>` (docs/cloud.md "Commands"): always an
  * `id`; the other fields depend on the command and are checked by its handler.
  */
 export interface CloudCommand {

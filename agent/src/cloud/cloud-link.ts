@@ -21,7 +21,7 @@ export interface CloudLinkOptions {
 }
 
 /**
- * The cloud side of the gateway (CONTRACT section 5): the durable outbox the
+ * The cloud side of the gateway (docs/cloud.md): the durable outbox the
  * observers write to, the command dispatcher with its handlers, and the MQTT
  * link that publishes the one and feeds the other.
  */

@@ -1,6 +1,6 @@
 import type { GatewayEvent } from '../events/gateway-events.js';
 
-/** The topics of CONTRACT section 5 under the gateway's prefix `P` (`mqtt.topicPrefix`, gateway id filled in). */
+/** The topics of docs/cloud.md "Topics" under the gateway's prefix `P` (`mqtt.topicPrefix`, gateway id filled in). */
 export class CloudTopics {
   readonly prefix: string;
 

@@ -1,7 +1,7 @@
 import type { CommandErrorCode } from './cloud-command.js';
 
 /**
- * What the gateway answers on `P/ack` (CONTRACT section 5). `id` is null only
+ * What the gateway answers on `P/ack` (docs/cloud.md "Commands"). `id` is null only
  * when the command was unreadable and no id could be taken from it.
  */
 export type CommandAck =

@@ -16,7 +16,7 @@ export interface CommandDispatcherOptions {
 const MAX_ID_LENGTH = 200;
 
 /**
- * From `P/cmd/<name>` to an ack (CONTRACT section 5). Never rejects: an
+ * From `P/cmd/<name>` to an ack (docs/cloud.md "Commands"). Never rejects: an
  * unreadable command, an unknown name, a handler that fails, all become an
  * error ack with a stable code (docs/cloud.md), and the link stays up.
  *

@@ -16,7 +16,7 @@ export const DEFAULT_COMMAND_LOG_MAX_ENTRIES = 10_000;
 /**
  * The `command_log` table (migration 004): the ack of every command a handler
  * ran, by id. A repeated id (QoS 1 redelivery after a reconnect, a cloud
- * retry) is answered from here and not executed again (CONTRACT section 5).
+ * retry) is answered from here and not executed again (docs/cloud.md "Commands").
  * Bounded by age and count, pruned on each write.
  */
 export class CommandLog {

@@ -37,17 +37,19 @@ interface EntryRow {
 }
 
 /**
- * The events the cloud has not acknowledged yet (CONTRACT section 5: written
- * to a durable outbox first, removed only after the broker acknowledged
- * them), in the gateway's SQLite file (migration 004).
+ * The events the cloud has not acknowledged yet (docs/cloud.md "The outbox:
+ * delivery and order": written to a durable outbox first, removed only after
+ * the broker acknowledged them), in the gateway's SQLite file (migration 004).
  *
  * `emit` is called by the observers inside the transaction that changed a
  * session, so the event commits or rolls back with that change; it never
  * publishes itself. Listeners hear of new rows on the next turn of the event
  * loop, by which time that transaction has ended: the link can never send an
- * event whose change was rolled back. An insert that fails throws, which
- * rolls the change back with it; a session without its event would be a
- * silent loss.
+ * event whose change was rolled back. An insert that fails throws and the
+ * caller decides: a schedule outcome rolls back with its event; the session
+ * observer rolls back when the storage is unavailable (both then wait), and
+ * otherwise keeps the change and logs and counts the lost event
+ * (`eventSinkFailures`; docs/architecture.md "Events").
  */
 export class DurableOutbox implements GatewayEventSink {
   readonly maxEvents: number;

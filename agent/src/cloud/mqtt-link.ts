@@ -21,7 +21,7 @@ export interface MqttLinkOptions {
   /** The gateway's start time, for the retained status. */
   readonly startedAt: Date;
   readonly version?: string;
-  /** CONTRACT: metrics every minute; shorter in tests. */
+  /** Metrics every minute (docs/cloud.md "Metrics"); shorter in tests. */
   readonly metricsIntervalMs?: number;
   /** Events handed to the client before waiting for a PUBACK. */
   readonly publishWindow?: number;
@@ -72,7 +72,7 @@ const MAX_PENDING_ACKS = 1_000;
 const STOP_GRACE_MS = 2_000;
 
 /**
- * The gateway's MQTT link to the cloud (CONTRACT section 5, docs/cloud.md).
+ * The gateway's MQTT link to the cloud (docs/cloud.md).
  *
  * Each connection is a fresh MQTT.js client with `reconnectPeriod: 0`; the
  * link reconnects on its own timer (ReconnectBackoff: exponential, equal

@@ -1,6 +1,6 @@
 import type { CloudCommand, CommandHandler } from './cloud-command.js';
 
-/** CONTRACT section 5 `ping`: `{"id"}`, ack result `{"pong":true}`; proves the command path end to end. */
+/** `ping` (docs/cloud.md "Commands"): `{"id"}`, ack result `{"pong":true}`; proves the command path end to end. */
 export class PingCommand implements CommandHandler {
   readonly name = 'ping';
 

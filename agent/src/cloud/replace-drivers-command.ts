@@ -9,10 +9,10 @@ import { CommandError, type CloudCommand, type CommandHandler } from './cloud-co
 const PROBLEMS_IN_MESSAGE = 5;
 
 /**
- * CONTRACT section 5 `replace-drivers`: `{"id","version","drivers":[{"email",
+ * `replace-drivers` (docs/cloud.md "Commands"): `{"id","version","drivers":[{"email",
  * "badgeIds":[...]}]}` or `{"id","version","csv":"..."}`. The list goes
  * through the same rules and the same importer as `pleevi-edge drivers
- * import` (CONTRACT section 4), in replace mode. A version not newer than the
+ * import` (docs/drivers.md), in replace mode. A version not newer than the
  * stored one is ignored, so a late redelivery of an old list never undoes a
  * newer one. `drivers: []` is accepted and empties the list: unlike an empty
  * CSV file, which is usually a mistake, it can only be sent on purpose.

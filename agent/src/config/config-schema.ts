@@ -1,5 +1,5 @@
 /**
- * The configuration FILE as written by an installer (CONTRACT section 2), as
+ * The configuration FILE as written by an installer (docs/configuration.md), as
  * a JSON Schema (draft-07, checked by ajv with `allErrors`). Rules that need
  * more than one value (duplicate station ids, TLS with a plain URL, files that
  * must exist) live in load-config.ts; everything a schema can say is here, so
@@ -246,7 +246,7 @@ export const CONFIG_SCHEMA = {
         },
         // Events kept while the broker is unreachable; beyond this the oldest are dropped (and counted).
         outboxMaxEvents: integer(100, 10_000_000, CONFIG_DEFAULTS.mqtt.outboxMaxEvents),
-        // CONTRACT section 5 allows MQTT 3.1.1 (clean=false) for brokers without MQTT 5.
+        // MQTT 3.1.1 (clean=false) for brokers without MQTT 5 (docs/cloud.md "Connection").
         protocolVersion: { enum: [4, 5], default: CONFIG_DEFAULTS.mqtt.protocolVersion },
       },
     },

@@ -1,5 +1,5 @@
 /**
- * The resolved configuration: the file of CONTRACT section 2 after validation,
+ * The resolved configuration: the file of docs/configuration.md after validation,
  * with every default filled in and every file path resolved against the
  * config file's folder. The rest of the agent reads only this shape.
  */
@@ -61,7 +61,7 @@ export interface MqttConfig {
   readonly topicPrefix: string;
   /** Durable outbox bound: events kept while the broker is unreachable. */
   readonly outboxMaxEvents: number;
-  /** 5 (default): MQTT 5 with session expiry and response topics; 4: MQTT 3.1.1 with clean=false (CONTRACT section 5). */
+  /** 5 (default): MQTT 5 with session expiry and response topics; 4: MQTT 3.1.1 with clean=false (docs/cloud.md "Connection"). */
   readonly protocolVersion: 4 | 5;
 }
 

@@ -2,7 +2,7 @@
  * Config file -> GatewayConfig: read, parse, validate (schema, then the rules
  * that span several values, then the TLS files), and only when nothing at all
  * is wrong fill in the defaults. Every problem is collected before throwing so
- * an installer fixes the file in one round (CONTRACT section 2).
+ * an installer fixes the file in one round (docs/configuration.md).
  *
  * Secrets: no message built here contains a configured value other than file
  * paths and station ids; ajv's own messages never quote the data.
@@ -166,7 +166,7 @@ function resolveConfig(file: ConfigFile, pem: ReadonlyMap<string, string>, optio
       pingIntervalMs: listen.pingIntervalMs ?? CONFIG_DEFAULTS.listen.pingIntervalMs,
     },
     upstream: {
-      // `<upstream.url>/<stationId>` (CONTRACT section 1): keep exactly one slash between them.
+      // `<upstream.url>/<stationId>` (docs/station-interface.md "The upstream connection"): keep exactly one slash between them.
       url: file.upstream.url.replace(/\/+$/, ''),
       tls: tlsFilesAt(pem, '$.upstream.tls', file.upstream.tls),
       connectTimeoutMs: file.upstream.connectTimeoutMs ?? CONFIG_DEFAULTS.upstream.connectTimeoutMs,

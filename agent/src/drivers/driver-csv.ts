@@ -1,5 +1,5 @@
 /**
- * The driver CSV of CONTRACT section 4 (and onboarding guide section 3) to a
+ * The driver CSV of docs/drivers.md "The file" to a
  * validated driver list. Every problem in the file is collected in one pass,
  * each with the line where its record starts, so an installer fixes the file
  * in one round; any problem refuses the whole file (DriverImportError).
@@ -77,7 +77,7 @@ export function parseDriverCsvText(text: string): DriverList {
 }
 
 /**
- * Apply the CONTRACT section 4 rules to entries from any source (the CSV
+ * Apply the docs/drivers.md "The file" rules to entries from any source (the CSV
  * reader here, the cloud's `{"drivers":[{"email","badgeIds"}]}`). Throws
  * DriverImportError with every problem.
  */

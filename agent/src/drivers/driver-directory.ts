@@ -9,7 +9,7 @@ export interface DriverMatch {
 }
 
 export interface DriverDirectory {
-  /** Case-insensitive, surrounding blanks ignored (CONTRACT section 4). Microseconds: it runs on the frame path. */
+  /** Case-insensitive, surrounding blanks ignored (docs/drivers.md "Normalization"). Microseconds: it runs on the frame path. */
   lookup(badge: string): DriverMatch | undefined;
 }
 

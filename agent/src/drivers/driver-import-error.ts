@@ -13,7 +13,7 @@ export interface DriverListProblem {
 
 /**
  * A driver list that cannot be imported: not UTF-8, bad CSV, a rule of
- * CONTRACT section 4 broken, or (merge mode) a badge that would move away
+ * docs/drivers.md "The file" broken, or (merge mode) a badge that would move away
  * from a driver the import leaves alone. Carries every problem found, so the
  * file is fixed in one round; nothing was written. CLI exit code 2.
  */

@@ -40,7 +40,7 @@ export interface ImportOptions {
   /** Compute and return the same diff, write nothing. */
   readonly dryRun?: boolean;
   /**
-   * The cloud's list version (CONTRACT section 5). When given and not newer
+   * The cloud's list version (docs/cloud.md "Commands"). When given and not newer
    * than the stored one, nothing is compared or written (`staleVersion`).
    * Without it (a CLI import) the stored version is kept, so a replayed older
    * cloud command still cannot overwrite a newer list.

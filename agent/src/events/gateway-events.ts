@@ -1,11 +1,11 @@
 /**
- * Events the gateway reports to the cloud (CONTRACT section 5:
- * `P/events/session`, `P/events/station`). The payloads here are the contract
+ * Events the gateway reports to the cloud (docs/cloud.md "Event payloads":
+ * `P/events/session`, `P/events/station`). The payloads here are the published
  * JSON without `seq` and `ts`: the durable outbox stamps those when it stores
  * an event, so they are strictly increasing across restarts.
  */
 
-/** CONTRACT section 5 session event. */
+/** A session event (docs/sessions.md "Events"). */
 export interface SessionEvent {
   readonly event: 'started' | 'updated' | 'ended';
   readonly stationId: string;
@@ -77,7 +77,7 @@ export interface StationStatusEvent extends StationEventBase {
 
 export type StationEvent = StationConnectedEvent | StationDisconnectedEvent | StationBootEvent | StationStatusEvent;
 
-/** CONTRACT section 5 `P/events/schedule`: what happened to a cloud schedule on a station. */
+/** `P/events/schedule` (docs/schedules.md "Schedule events"): what happened to a cloud schedule on a station. */
 export interface ScheduleEvent {
   readonly event: 'applied' | 'rejected' | 'failed' | 'reapplied' | 'cleared' | 'expired';
   readonly scheduleId: string;

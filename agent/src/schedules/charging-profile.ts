@@ -3,7 +3,7 @@ import { requestProblems } from './ocpp-request-schemas.js';
 import type { ScheduleSpec } from './schedule-spec.js';
 
 /**
- * A cloud schedule as the OCPP call its station understands (OCPP-NOTES
+ * A cloud schedule as the OCPP call its station understands (docs/ocpp-notes.md
  * "Smart charging"), checked against the official schema before anyone sends
  * it.
  *

@@ -3,8 +3,8 @@ import type { ScheduleRecord } from './schedule-records.js';
 
 /**
  * Whether a CPMS's ClearChargingProfile request can have removed the
- * gateway's profile for this schedule (OCPP-NOTES: with no criteria it clears
- * every profile, the gateway's too).
+ * gateway's profile for this schedule (docs/ocpp-notes.md "Smart charging":
+ * with no criteria it clears every profile, the gateway's too).
  *
  * - 1.6 section 6.9: `id` names one profile; otherwise `connectorId`,
  *   `chargingProfilePurpose` and `stackLevel` are criteria that must all match.

@@ -3,9 +3,9 @@ import { Ajv, type AnySchemaObject, type ValidateFunction } from 'ajv';
 
 /**
  * The official OCPP JSON schemas (as bundled by ocpp-rpc, the same files its
- * strict mode checks against) for what the gateway itself sends. OCPP-NOTES:
- * validate the gateway's own calls before they go out, so a station never
- * answers them with a FormatViolation.
+ * strict mode checks against) for what the gateway itself sends: the
+ * gateway's own calls are validated before they go out, so a station never
+ * answers them with a FormatViolation (docs/ocpp-notes.md "The gateway's own calls").
  *
  * Each version's file is an array of schemas keyed by `$id`: `urn:<Action>.req`
  * for 1.6 and 2.0.1, `urn:<Action>Request` for 2.1. The ids repeat across

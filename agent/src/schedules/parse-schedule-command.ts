@@ -2,8 +2,8 @@ import { CommandError } from '../cloud/cloud-command.js';
 import type { SchedulePeriod, ScheduleSpec } from './schedule-spec.js';
 
 /**
- * Checks of the `set-schedule` and `clear-schedule` bodies (CONTRACT section
- * 5). Everything that can be decided without knowing the station is decided
+ * Checks of the `set-schedule` and `clear-schedule` bodies (docs/schedules.md
+ * "Commands"). Everything that can be decided without knowing the station is decided
  * here, each failure an `invalid_argument` that names the field, so the cloud
  * learns what to fix instead of getting a station's Rejected later.
  */

@@ -3,7 +3,7 @@ import { parseClearSchedule, parseSetSchedule } from './parse-schedule-command.j
 import type { ClearScheduleResult, ScheduleService, SetScheduleResult } from './schedule-service.js';
 
 /**
- * `set-schedule` and `clear-schedule` (CONTRACT section 5) for the command
+ * `set-schedule` and `clear-schedule` (docs/schedules.md "Commands") for the command
  * dispatcher. The ack result is the service's answer; errors are
  * CommandErrors with their ack codes (docs/schedules.md); async, so a bad
  * body is a rejected promise, never a synchronous throw.

@@ -36,7 +36,7 @@ export interface ScheduleServiceDeps {
   readonly storageRetryMs?: number;
 }
 
-/** The ack `result` of `set-schedule` (CONTRACT section 5). */
+/** The ack `result` of `set-schedule` (docs/schedules.md "Acks"). */
 export interface SetScheduleResult {
   readonly scheduleId: string;
   readonly stationId: string;
@@ -69,8 +69,8 @@ const MAX_TIMER_MS = 60 * 60_000;
 const MAX_WAITING_REPORTS = 1_000;
 
 /**
- * The cloud's charging schedules on the stations (CONTRACT section 5,
- * OCPP-NOTES "Smart charging"). It stores every schedule, sends it through the
+ * The cloud's charging schedules on the stations (docs/schedules.md,
+ * docs/ocpp-notes.md "Smart charging"). It stores every schedule, sends it through the
  * call lane when the station is there, and watches the traffic (only
  * BootNotification and ClearChargingProfile frames) to put the gateway's
  * profiles back whenever a station may have lost them: after an accepted

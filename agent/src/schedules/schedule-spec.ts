@@ -1,6 +1,6 @@
 /**
  * A cloud schedule as the gateway keeps it: the `set-schedule` command of
- * CONTRACT section 5 after validation, independent of the OCPP version the
+ * docs/schedules.md "Commands" after validation, independent of the OCPP version the
  * station speaks (charging-profile.ts turns it into one).
  */
 export type SchedulePurpose = 'default' | 'max';

@@ -51,7 +51,7 @@ export class SessionLedger {
 
   /**
    * The driver behind a badge, or null when it is unknown. The directory
-   * folds case and blanks (CONTRACT section 4); the record keeps the badge as
+   * folds case and blanks (docs/drivers.md "Normalization"); the record keeps the badge as
    * sent.
    */
   driverFor(idTag: string | null): string | null {

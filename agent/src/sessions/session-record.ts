@@ -36,7 +36,7 @@ export interface SessionRecord {
 
 export type NewSession = Omit<SessionRecord, 'sessionId' | 'createdAt' | 'updatedAt'>;
 
-/** The record as a CONTRACT section 5 session event: 1.6 names the connector, 2.x the EVSE. */
+/** The record as a session event (docs/sessions.md "Events"): 1.6 names the connector, 2.x the EVSE. */
 export function toSessionEvent(event: SessionEvent['event'], record: SessionRecord): SessionEvent {
   const place = record.ocppVersion === '1.6' ? { connectorId: record.connectorId ?? 0 } : { evseId: record.evseId };
   return {

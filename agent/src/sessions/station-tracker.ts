@@ -12,7 +12,7 @@ export interface StationTrackerDeps {
   readonly now: () => Date;
 }
 
-/** Station events (CONTRACT section 5 `P/events/station`) and the station details behind them. */
+/** Station events (`P/events/station`, docs/sessions.md "Events") and the station details behind them. */
 export class StationTracker {
   constructor(private readonly deps: StationTrackerDeps) {}
 

@@ -6,7 +6,7 @@ export type Logger = pino.Logger;
 /**
  * Paths pino censors wherever they appear in a log object. Code never puts a
  * secret into a log call in the first place; this is the second line of
- * defence (CONTRACT: secrets never reach logs).
+ * defence (README.md "Operations and diagnosis": secrets never reach logs).
  */
 const REDACTED_PATHS = [
   'password',

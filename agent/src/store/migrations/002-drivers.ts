@@ -1,7 +1,7 @@
 import type { Migration } from '../migration.js';
 
 /**
- * The driver list (CONTRACT section 4). Badges are stored normalized
+ * The driver list (docs/drivers.md). Badges are stored normalized
  * (`normalizeBadge`: trimmed, upper case) so the frame-path lookup is one
  * primary-key probe; the PRIMARY KEY is also what makes "one badge, one
  * driver" hold whatever writes the table. `ON DELETE CASCADE` lets an import
@@ -9,7 +9,7 @@ import type { Migration } from '../migration.js';
  *
  * `driver_list_meta` has a single row (id 1) describing the list as a whole:
  * `version` is the last version the cloud's `replace-drivers` carried
- * (CONTRACT section 5: an older or equal version is ignored), NULL until the
+ * (docs/cloud.md "Commands": an older or equal version is ignored), NULL until the
  * cloud sends one; `source` and `imported_at` say where the current list came
  * from, for `drivers list` and support.
  */

@@ -7,7 +7,7 @@ import type { Migration } from '../migration.js';
  * payload already stamped with its `seq` and `ts`. `seq` is given by the
  * counter in `outbox_state`, not by rowid: a rowid may be reused once the
  * highest row is deleted (and AUTOINCREMENT would not let the payload carry
- * its own seq), while CONTRACT section 5 wants seq strictly increasing for
+ * its own seq), while docs/cloud.md "Topics" promises seq strictly increasing for
  * the gateway's whole life. The counter, the depth and the dropped count live
  * in one row updated in the same transaction as the rows, so a rolled-back
  * session change takes its event and its seq with it.

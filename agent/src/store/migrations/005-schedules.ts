@@ -1,7 +1,7 @@
 import type { Migration } from '../migration.js';
 
 /**
- * Cloud schedules (`set-schedule`, CONTRACT section 5; docs/schedules.md).
+ * Cloud schedules (`set-schedule`, docs/schedules.md).
  *
  * One row per `scheduleId`, kept after it is cleared or expired: the row is
  * what holds its `profile_id`, and the gateway never hands a profile id to
