@@ -93,6 +93,13 @@ export function describeError(error: unknown): string {
   return String(error);
 }
 
+/** A station id that cannot name a station (docs/station-interface.md "URL and station id"); never dialled upstream. */
+export class InvalidStationIdError extends GatewayError {
+  constructor(stationId: string, reason: string) {
+    super('PE_ERR_STATION_ID', `station id ${JSON.stringify(stationId)} refused: ${reason}`);
+  }
+}
+
 /** Too many requests wait for a bounded resource (upstream dials, password hashing); answered 503 with Retry-After. */
 export class GateFullError extends GatewayError {
   constructor(gate: string, maxActive: number, maxWaiting: number) {

@@ -11,6 +11,11 @@ import type { CallFrame } from '../src/ocpp/ocpp-frame.js';
 import { CallLane, GATEWAY_ID_PREFIX } from '../src/proxy/call-lane.js';
 
 const CALL_TIMEOUT_MS = 1000;
+
+/** A CPMS call as the link hands it to the lane (header only: action and id). */
+function cpmsCallFrame(id: string): CallFrame {
+  return { messageType: 2, id, action: 'TriggerMessage', payload: undefined };
+}
 const LATE_REPLY_MEMORY_MS = 10 * 60_000;
 
 interface Tracked {
@@ -87,21 +92,21 @@ function result(id: string, payload: unknown = {}): { messageType: 3; id: string
 
 t.test('a CPMS call is sent at once when the lane is idle', async (t) => {
   const { lane, toStation, cpms } = harness(t);
-  lane.submitCpmsCall('c1', cpms('c1'));
+  lane.submitCpmsCall(cpmsCallFrame('c1'), cpms('c1'));
   t.same(toStation, ['cpms:c1'], 'written synchronously');
   t.equal(lane.heldCpmsCallCount, 0);
-  t.same(lane.takeStationReply(result('c1')), { owner: 'cpms' }, 'its reply belongs to the CPMS');
+  t.same(lane.takeStationReply(result('c1')), { owner: 'cpms', call: cpmsCallFrame('c1') }, 'its reply belongs to the CPMS');
   t.equal(lane.takeStationReply(result('c1')), undefined, 'and is taken only once');
 });
 
 t.test('a gateway call waits while a CPMS call is outstanding', async (t) => {
   const { lane, toStation, gatewayCalls, cpms } = harness(t);
-  lane.submitCpmsCall('c1', cpms('c1'));
+  lane.submitCpmsCall(cpmsCallFrame('c1'), cpms('c1'));
   const call = track(lane.call('GetConfiguration', { key: ['HeartbeatInterval'] }));
   t.same(toStation, ['cpms:c1'], 'gateway call not sent');
   t.equal(lane.queuedGatewayCallCount, 1);
 
-  t.same(lane.takeStationReply(result('c1')), { owner: 'cpms' });
+  t.same(lane.takeStationReply(result('c1')), { owner: 'cpms', call: cpmsCallFrame('c1') });
   t.same(toStation, ['cpms:c1', 'gateway:GetConfiguration'], 'sent as soon as the CPMS call is answered');
   const sent = gatewayCalls[0];
   t.ok(sent);
@@ -130,7 +135,7 @@ t.test('CPMS calls are held, in order, while a gateway call is outstanding', asy
   const { lane, toStation, gatewayCalls, cpms } = harness(t);
   const call = track(lane.call('GetConfiguration', {}));
   t.same(toStation, ['gateway:GetConfiguration']);
-  for (const id of ['c1', 'c2', 'c3']) lane.submitCpmsCall(id, cpms(id));
+  for (const id of ['c1', 'c2', 'c3']) lane.submitCpmsCall(cpmsCallFrame(id), cpms(id));
   t.same(toStation, ['gateway:GetConfiguration'], 'no CPMS call goes out while the gateway call is outstanding');
   t.equal(lane.heldCpmsCallCount, 3);
 
@@ -138,10 +143,10 @@ t.test('CPMS calls are held, in order, while a gateway call is outstanding', asy
   await settle();
   t.equal(call.state, 'resolved');
   t.same(toStation, ['gateway:GetConfiguration', 'cpms:c1'], 'the first held call goes out');
-  lane.submitCpmsCall('c4', cpms('c4'));
+  lane.submitCpmsCall(cpmsCallFrame('c4'), cpms('c4'));
   t.same(toStation, ['gateway:GetConfiguration', 'cpms:c1'], 'a new CPMS call queues behind the held ones');
   for (const [answered, next] of [['c1', 'c2'], ['c2', 'c3'], ['c3', 'c4']] as const) {
-    t.same(lane.takeStationReply(result(answered)), { owner: 'cpms' });
+    t.same(lane.takeStationReply(result(answered)), { owner: 'cpms', call: cpmsCallFrame(answered) });
     t.equal(toStation.at(-1), `cpms:${next}`, `${next} follows the answer to ${answered}`);
   }
   t.same(toStation, ['gateway:GetConfiguration', 'cpms:c1', 'cpms:c2', 'cpms:c3', 'cpms:c4'], 'the CPMS order is kept');
@@ -152,7 +157,7 @@ t.test('CPMS first: held CPMS calls go before queued gateway calls', async (t) =
   const { lane, toStation, gatewayCalls, cpms } = harness(t);
   const first = track(lane.call('GetConfiguration', {}));
   const second = track(lane.call('ClearChargingProfile', {}));
-  lane.submitCpmsCall('c1', cpms('c1'));
+  lane.submitCpmsCall(cpmsCallFrame('c1'), cpms('c1'));
   t.same(toStation, ['gateway:GetConfiguration']);
   t.equal(lane.queuedGatewayCallCount, 2);
 
@@ -172,7 +177,7 @@ t.test('a gateway call that times out frees the lane; its late reply is swallowe
   const sent = gatewayCalls[0]?.call;
   t.ok(sent);
   if (!sent) return;
-  lane.submitCpmsCall('c1', cpms('c1'));
+  lane.submitCpmsCall(cpmsCallFrame('c1'), cpms('c1'));
 
   await advance(CALL_TIMEOUT_MS - 1);
   t.equal(call.state, 'pending', 'still waiting 1 ms before the timeout');
@@ -186,7 +191,7 @@ t.test('a gateway call that times out frees the lane; its late reply is swallowe
   t.same(lane.takeStationReply(result(sent.id)), { owner: 'late-gateway', call: sent }, 'the late reply is the gateway\'s');
   t.equal(lane.ownsReply(sent.id), false, 'and is consumed');
   t.equal(lane.takeStationReply(result(sent.id)), undefined, 'a second reply with that id is no longer the gateway\'s');
-  t.same(lane.takeStationReply(result('c1')), { owner: 'cpms' }, 'the CPMS call is still tracked as the CPMS\'s');
+  t.same(lane.takeStationReply(result('c1')), { owner: 'cpms', call: cpmsCallFrame('c1') }, 'the CPMS call is still tracked as the CPMS\'s');
 });
 
 t.test('a per-call timeout overrides callTimeoutMs', async (t) => {
@@ -224,7 +229,7 @@ t.test('a timed-out gateway call is forgotten after the late-reply memory (10 mi
 
 t.test('a CPMS call the station never answers releases the lane after callTimeoutMs', async (t) => {
   const { lane, toStation, cpms, advance } = harness(t);
-  lane.submitCpmsCall('c1', cpms('c1'));
+  lane.submitCpmsCall(cpmsCallFrame('c1'), cpms('c1'));
   const call = track(lane.call('GetConfiguration', {}));
   await advance(CALL_TIMEOUT_MS - 1);
   t.same(toStation, ['cpms:c1'], 'the gateway call still waits 1 ms before the timeout');
@@ -236,8 +241,8 @@ t.test('a CPMS call the station never answers releases the lane after callTimeou
 
 t.test('forgetCpmsCalls returns outstanding and held ids and releases the lane', async (t) => {
   const { lane, toStation, gatewayCalls, cpms, advance } = harness(t);
-  lane.submitCpmsCall('c1', cpms('c1'));
-  lane.submitCpmsCall('c2', cpms('c2'));
+  lane.submitCpmsCall(cpmsCallFrame('c1'), cpms('c1'));
+  lane.submitCpmsCall(cpmsCallFrame('c2'), cpms('c2'));
   track(lane.call('GetConfiguration', {}));
   t.same(toStation, ['cpms:c1', 'cpms:c2']);
   t.same(lane.forgetCpmsCalls().sort(), ['c1', 'c2'], 'the outstanding ids');
@@ -245,8 +250,8 @@ t.test('forgetCpmsCalls returns outstanding and held ids and releases the lane',
   t.equal(lane.takeStationReply(result('c1')), undefined, 'the forgotten calls are no longer the lane\'s');
 
   // Held calls (behind that gateway call) are forgotten too, and never sent.
-  lane.submitCpmsCall('c3', cpms('c3'));
-  lane.submitCpmsCall('c4', cpms('c4'));
+  lane.submitCpmsCall(cpmsCallFrame('c3'), cpms('c3'));
+  lane.submitCpmsCall(cpmsCallFrame('c4'), cpms('c4'));
   t.equal(lane.heldCpmsCallCount, 2);
   t.same(lane.forgetCpmsCalls(), ['c3', 'c4'], 'the held ids, in order');
   t.equal(lane.heldCpmsCallCount, 0);
@@ -260,7 +265,7 @@ t.test('close() rejects every waiting gateway call with StationGoneError', async
   const { lane, toStation, cpms, advance } = harness(t);
   const outstanding = track(lane.call('GetConfiguration', {}));
   const queued = [track(lane.call('ClearChargingProfile', {})), track(lane.call('SetChargingProfile', {}))];
-  lane.submitCpmsCall('c1', cpms('c1'));
+  lane.submitCpmsCall(cpmsCallFrame('c1'), cpms('c1'));
   lane.close();
   await settle();
   for (const call of [outstanding, ...queued]) {
@@ -271,7 +276,7 @@ t.test('close() rejects every waiting gateway call with StationGoneError', async
   t.equal(lane.heldCpmsCallCount, 0);
 
   const after = track(lane.call('GetConfiguration', {}));
-  lane.submitCpmsCall('c2', cpms('c2'));
+  lane.submitCpmsCall(cpmsCallFrame('c2'), cpms('c2'));
   await advance(10 * CALL_TIMEOUT_MS);
   t.type(after.error, StationGoneError, 'a call after close fails at once');
   t.same(toStation, ['gateway:GetConfiguration'], 'nothing is sent after close, the held CPMS call included');
@@ -286,9 +291,9 @@ t.test('gateway message ids: the prefix plus 96 random bits, never a CPMS id', a
     // A CPMS call answered in between each gateway call, even one imitating the prefix.
     const cpmsId = i % 2 === 0 ? `cpms-${i}` : `${GATEWAY_ID_PREFIX}${i}`;
     cpmsIds.add(cpmsId);
-    lane.submitCpmsCall(cpmsId, cpms(cpmsId));
+    lane.submitCpmsCall(cpmsCallFrame(cpmsId), cpms(cpmsId));
     track(lane.call('GetConfiguration', {}));
-    t.same(lane.takeStationReply(result(cpmsId)), { owner: 'cpms' }, `CPMS id ${cpmsId} stays the CPMS's`);
+    t.same(lane.takeStationReply(result(cpmsId)), { owner: 'cpms', call: cpmsCallFrame(cpmsId) }, `CPMS id ${cpmsId} stays the CPMS's`);
     lane.takeStationReply(result(gatewayCalls.at(-1)?.call.id ?? ''));
   }
   const ids = gatewayCalls.map((sent) => sent.call.id);

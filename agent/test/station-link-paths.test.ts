@@ -105,9 +105,8 @@ t.test('late station replies to CPMS calls lost with the upstream', async (t) =>
     station.socket.send('[3,"1",{"configurationKey":[]}]');
     station.socket.send('[2,"after","Heartbeat",{}]');
     const got = await back.waitFor(1);
-    t.equal(got[0]?.data.toString(), '[3,"1",{"configurationKey":[]}]', 'the new CPMS gets the answer to its call', {
-      todo: 'StationLink.orphanedCpmsCallIds never expires and is checked even when the lane says the reply is the live CPMS\'s: the answer is swallowed',
-    });
+    // Regression: the orphaned id was checked even when the live CPMS's call claimed the reply, and swallowed it.
+    t.equal(got[0]?.data.toString(), '[3,"1",{"configurationKey":[]}]', 'the new CPMS gets the answer to its call');
   });
 });
 

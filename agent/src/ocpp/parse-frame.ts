@@ -11,7 +11,7 @@ function fail(reason: string): FrameParseResult {
 /**
  * Parse one OCPP-J message. Never throws: a frame that is not OCPP-J comes
  * back as `{ ok: false, reason }`, is counted, and is still relayed (the
- * receiving side decides, OCPP-NOTES "Frames").
+ * receiving side decides, docs/ocpp-notes.md "Frames").
  */
 export function parseFrame(text: string): FrameParseResult {
   let value: unknown;

@@ -217,7 +217,7 @@ export class CallLane {
     this.lateGatewayCalls.set(pending.id, { call: asCallFrame(pending), at: now });
   }
 
-  /** A fixed prefix plus 96 random bits (OCPP-NOTES: ids never collide with the CPMS's). */
+  /** A fixed prefix plus 96 random bits (docs/ocpp-notes.md "The gateway's own calls": ids never collide with the CPMS's). */
   private newMessageId(): string {
     for (;;) {
       const id = GATEWAY_ID_PREFIX + randomBytes(12).toString('base64url');

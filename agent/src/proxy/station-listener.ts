@@ -7,6 +7,7 @@ import type { GatewayConfig, StationConfig } from '../config/gateway-config.js';
 import {
   describeError,
   GateFullError,
+  InvalidStationIdError,
   UpstreamNoSubprotocolError,
   UpstreamRefusedError,
   UpstreamTimeoutError,
@@ -339,6 +340,9 @@ export class StationListener {
     } else if (error instanceof UpstreamTimeoutError) {
       log.warn({ err: error.message }, 'CPMS handshake timed out; answering 504');
       writeHttpRefusal(socket, 504);
+    } else if (error instanceof InvalidStationIdError) {
+      log.warn({ err: error.message }, 'station id refused before dialling the CPMS');
+      writeHttpRefusal(socket, 400);
     } else if (error instanceof GateFullError) {
       log.warn({ err: error.message, inProgress: this.dials.activeCount, waiting: this.dials.waitingCount }, 'too many upstream handshakes at once; answering 503');
       writeHttpRefusal(socket, 503, { 'retry-after': String(BUSY_RETRY_AFTER_S) });

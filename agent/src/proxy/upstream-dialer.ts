@@ -1,6 +1,8 @@
 import { WebSocket, type ClientOptions } from 'ws';
 import type { IncomingMessage } from 'node:http';
+import { stationIdProblem } from '../ocpp/station-identity.js';
 import {
+  InvalidStationIdError,
   UpstreamNoSubprotocolError,
   UpstreamRefusedError,
   UpstreamTimeoutError,
@@ -53,14 +55,26 @@ const UPSTREAM_DEFLATE = {
 /** How much of a refusal body is passed back to the station. */
 const MAX_REFUSAL_BODY_BYTES = 4096;
 
-/** CONTRACT section 1: `<upstream.url>/<percent-encoded station id>`. */
+/**
+ * docs/station-interface.md "The upstream connection": `<upstream.url>/<percent-encoded station id>`.
+ * The listener admits only ids that make one path segment (ocpp/station-identity.ts); this checks
+ * it once more where it matters, so no id can ever point the CPMS dial (with the gateway's client
+ * certificate) at another path.
+ */
 export function upstreamUrlFor(baseUrl: string, stationId: string): string {
-  return `${baseUrl.replace(/\/+$/, '')}/${encodeURIComponent(stationId)}`;
+  const base = baseUrl.replace(/\/+$/, '');
+  const segment = encodeURIComponent(stationId);
+  const url = `${base}/${segment}`;
+  const problem = stationIdProblem(stationId);
+  if (problem || new URL(url).pathname !== `${new URL(base).pathname.replace(/\/+$/, '')}/${segment}`) {
+    throw new InvalidStationIdError(stationId, problem ?? 'it does not stay one path segment of the CPMS URL');
+  }
+  return url;
 }
 
 /**
  * Open the upstream WebSocket for one station, during the station's own
- * handshake (OCPP-NOTES "Connection"): the CPMS's subprotocol choice and any
+ * handshake (docs/ocpp-notes.md "Connection"): the CPMS's subprotocol choice and any
  * HTTP refusal can then be answered to the station as they are.
  *
  * TLS verification is always on (`rejectUnauthorized` is never set false);
@@ -91,10 +105,16 @@ export function dialUpstream(upstream: UpstreamConfig, request: DialRequest): Pr
     options.key = key;
   }
 
+  let url: string;
+  try {
+    url = upstreamUrlFor(upstream.url, request.stationId);
+  } catch (error: unknown) {
+    return Promise.reject(error);
+  }
   return new Promise<UpstreamConnection>((resolve, reject) => {
     let settled = false;
     const early: EarlyFrame[] = [];
-    const socket = new WebSocket(upstreamUrlFor(upstream.url, request.stationId), [...request.protocols], options);
+    const socket = new WebSocket(url, [...request.protocols], options);
 
     const settle = (error: Error | undefined): void => {
       if (settled) return;

@@ -20,7 +20,7 @@ export async function startAnswererGateway(t: Test, options: AnswererGatewayOpti
     gatewayId: 'gw-test',
     dataDir,
     listen: { host: '127.0.0.1', port: 0, path: '/ocpp', maxFrameBytes: 65536, maxBufferedBytes: 1024 * 1024, pingIntervalMs: 30000 },
-    upstream: { url: options.upstreamUrl, tls: {}, connectTimeoutMs: 3000, outageGraceMs: 3000, permessageDeflate: true },
+    upstream: { url: options.upstreamUrl, tls: {}, connectTimeoutMs: 3000, outageGraceMs: 3000, maxConcurrentHandshakes: 64, permessageDeflate: true },
     stations: { allowUnknown: true, list: [] },
     authorization: { mode: 'cpms' },
     smartCharging: { profileIdBase: 900000, stackLevel: 8, callTimeoutMs: 5000 },
