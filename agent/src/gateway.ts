@@ -46,6 +46,8 @@ export interface GatewayDeps {
   readonly storageRetryMs?: number;
   /** Frames whose session bookkeeping may wait in memory for the storage (default 10,000). */
   readonly maxDeferredFrames?: number;
+  /** Time a station has to send its whole upgrade request (default 10 s). */
+  readonly handshakeTimeoutMs?: number;
 }
 
 export interface StationStatus {
@@ -159,7 +161,14 @@ export class Gateway {
     for (const handler of scheduleCommandHandlers(this.schedules)) this.cloud?.register(handler);
     for (const observer of observers) this.pipeline.add(observer);
     const answerers = config.authorization.mode === 'local' ? [new LocalAuthorizer(drivers, logger), ...localAnswerers] : localAnswerers;
-    this.listener = new StationListener({ config, pipeline: this.pipeline, localAnswerers: answerers, metrics: this.metrics, logger });
+    this.listener = new StationListener({
+      config,
+      pipeline: this.pipeline,
+      localAnswerers: answerers,
+      metrics: this.metrics,
+      logger,
+      ...(deps.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: deps.handshakeTimeoutMs } : {}),
+    });
   }
 
   static async start(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {

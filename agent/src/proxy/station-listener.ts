@@ -1,6 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { GatewayConfig, StationConfig } from '../config/gateway-config.js';
@@ -51,6 +51,8 @@ export interface StationListenerDeps {
   readonly localAnswerers: readonly LocalAnswerer[];
   readonly metrics: RelayMetrics;
   readonly logger: Logger;
+  /** Time a client has to send its upgrade request (default HANDSHAKE_HEADERS_TIMEOUT_MS; tests shorten it). */
+  readonly handshakeTimeoutMs?: number;
 }
 
 /**
@@ -94,11 +96,12 @@ export class StationListener {
   /** Start listening; resolves with the bound ports (useful with port 0). */
   async listen(): Promise<{ port: number; tlsPort?: number }> {
     const { listen } = this.deps.config;
-    const limits = { headersTimeout: HANDSHAKE_HEADERS_TIMEOUT_MS, requestTimeout: HANDSHAKE_HEADERS_TIMEOUT_MS, connectionsCheckingInterval: CONNECTIONS_CHECK_INTERVAL_MS };
+    const timeoutMs = this.deps.handshakeTimeoutMs ?? HANDSHAKE_HEADERS_TIMEOUT_MS;
+    const limits = { headersTimeout: timeoutMs, requestTimeout: timeoutMs, connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_INTERVAL_MS, timeoutMs) };
     const plain = createHttpServer(limits, refuseNonUpgrade);
     const port = await this.bind(plain, listen.port, listen.host, false);
     if (!listen.tls) return { port };
-    const secure = createHttpsServer({ ...limits, cert: listen.tls.cert, key: listen.tls.key, handshakeTimeout: HANDSHAKE_HEADERS_TIMEOUT_MS }, refuseNonUpgrade);
+    const secure = createHttpsServer({ ...limits, cert: listen.tls.cert, key: listen.tls.key, handshakeTimeout: timeoutMs }, refuseNonUpgrade);
     const tlsPort = await this.bind(secure, listen.tls.port, listen.host, true);
     return { port, tlsPort };
   }
@@ -119,6 +122,13 @@ export class StationListener {
 
   private bind(server: Server, port: number, host: string, secure: boolean): Promise<number> {
     this.servers.push(server);
+    // headersTimeout only runs once a request has begun: a client that
+    // connects (or finishes TLS) and then sends nothing is cut off by this
+    // idle limit, lifted as soon as its upgrade request is complete.
+    const idleLimitMs = this.deps.handshakeTimeoutMs ?? HANDSHAKE_HEADERS_TIMEOUT_MS;
+    server.on(secure ? 'secureConnection' : 'connection', (socket: Socket) => {
+      socket.setTimeout(idleLimitMs, () => socket.destroy());
+    });
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       this.onUpgrade(request, socket, head, secure).catch((error: unknown) => {
         this.deps.logger.error({ err: error }, 'station handshake failed unexpectedly');
@@ -147,6 +157,8 @@ export class StationListener {
   private async onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, secure: boolean): Promise<void> {
     const { logger, metrics } = this.deps;
     const remoteAddress = request.socket.remoteAddress ?? 'unknown';
+    // The request is complete: from here the handshake's own limits apply, then ws pings.
+    request.socket.setTimeout(0);
     socket.on('error', (error) => logger.debug({ err: describeError(error), remoteAddress }, 'station socket error during handshake'));
     this.pendingHandshakes.add(socket);
     try {

@@ -29,6 +29,8 @@ export interface TestGatewayOptions {
   readonly scheduleSettleMs?: GatewayDeps['scheduleSettleMs'];
   readonly storageRetryMs?: GatewayDeps['storageRetryMs'];
   readonly maxDeferredFrames?: GatewayDeps['maxDeferredFrames'];
+  readonly handshakeTimeoutMs?: GatewayDeps['handshakeTimeoutMs'];
+  readonly localAnswerers?: GatewayDeps['localAnswerers'];
 }
 
 /**
@@ -74,6 +76,8 @@ export async function startTestGateway(t: Test, options: TestGatewayOptions): Pr
     ...(options.scheduleSettleMs !== undefined ? { scheduleSettleMs: options.scheduleSettleMs } : {}),
     ...(options.storageRetryMs !== undefined ? { storageRetryMs: options.storageRetryMs } : {}),
     ...(options.maxDeferredFrames !== undefined ? { maxDeferredFrames: options.maxDeferredFrames } : {}),
+    ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
+    ...(options.localAnswerers ? { localAnswerers: options.localAnswerers } : {}),
   });
   t.teardown(() => gateway.close());
   return gateway;
