@@ -73,6 +73,8 @@ export class Ocpp16Rules implements VersionRules {
     if (!request.ok) return problems.malformed(station, call, request.problem);
     const answer = parseStartTransactionResult16(payload);
     if (!answer.ok) return problems.malformed(station, call, answer.problem, 'answer');
+    problems.truncated(station, call, request.value.overlong);
+    problems.truncated(station, call, answer.value.overlong, 'answer');
     const { connectorId, idTag, meterStartWh, startedAt } = request.value;
     const transactionId = String(answer.value.transactionId);
 
@@ -118,6 +120,7 @@ export class Ocpp16Rules implements VersionRules {
     const { ledger, problems } = this.deps;
     const request = parseStopTransaction16(call.payload);
     if (!request.ok) return problems.malformed(station, call, request.problem);
+    problems.truncated(station, call, request.value.overlong);
     const stop = request.value;
     const transactionId = String(stop.transactionId);
     const record = ledger.find(station.stationId, transactionId);
@@ -154,6 +157,7 @@ export class Ocpp16Rules implements VersionRules {
   private statusNotification(station: StationInfo, call: CallFrame): void {
     const request = parseStatusNotification16(call.payload);
     if (!request.ok) return this.deps.problems.malformed(station, call, request.problem);
+    this.deps.problems.truncated(station, call, request.value.overlong);
     const status = request.value;
     this.deps.stations.status(station, {
       evseId: null,
@@ -169,6 +173,7 @@ export class Ocpp16Rules implements VersionRules {
   private boot(station: StationInfo, call: CallFrame): void {
     const request = parseBootNotification16(call.payload);
     if (!request.ok) return this.deps.problems.malformed(station, call, request.problem);
+    this.deps.problems.truncated(station, call, request.value.overlong);
     const boot = request.value;
     this.deps.stations.boot(station, {
       vendor: boot.vendor,
