@@ -63,6 +63,18 @@ export function idTokenMaxOf(protocol: string): number {
   return protocol === 'ocpp2.1' ? OCPP21_ID_TOKEN_MAX : OCPP201_ID_TOKEN_MAX;
 }
 
+/** More than `max` characters, counted as the JSON schemas count them (code points). */
+export function isLongerThan(value: string, max: number): boolean {
+  // A UTF-16 length within the bound is always within it; only a longer one needs counting.
+  if (value.length <= max) return false;
+  let characters = 0;
+  for (const _character of value) {
+    characters += 1;
+    if (characters > max) return true;
+  }
+  return false;
+}
+
 /** True for a value this module cut: it ends with the marker. */
 export function isTruncated(value: string): boolean {
   return value.endsWith(TRUNCATION_MARKER);

@@ -120,12 +120,12 @@ export class Ocpp16Rules implements VersionRules {
     const { ledger, problems } = this.deps;
     const request = parseStopTransaction16(call.payload);
     if (!request.ok) return problems.malformed(station, call, request.problem);
-    problems.truncated(station, call, request.value.overlong);
     const stop = request.value;
     const transactionId = String(stop.transactionId);
     const record = ledger.find(station.stationId, transactionId);
     if (!record) return problems.unknownTransaction(station, call, transactionId);
     if (record.state === 'ended') return problems.repeated(station, call, transactionId);
+    problems.truncated(station, call, stop.overlong);
 
     const final = { wh: stop.meterStopWh, at: stop.stoppedAt };
     const read = foldReadings(record, [...stop.readings, final], false);

@@ -4,7 +4,7 @@
  * stored or published is bounded to its 2.x type (bounded-text.ts);
  * `overlong` names the fields that were cut.
  */
-import { OCPP201_STATION_MAX, OCPP201_TRANSACTION_ID_MAX, OCPP_ENUMERATION_MAX, TextBounds, type Overlong } from './bounded-text.js';
+import { isLongerThan, OCPP201_STATION_MAX, OCPP201_TRANSACTION_ID_MAX, OCPP_ENUMERATION_MAX, TextBounds, type Overlong } from './bounded-text.js';
 import { readEnergy, type EnergyReading } from './energy-readings.js';
 import { isInteger, isNonEmptyString, isObject, isOptionalString, parsed, problem, toIsoTime, type JsonObject, type Parsed } from './payload-guards.js';
 
@@ -78,8 +78,8 @@ export function parseTransactionEvent201(payload: unknown, idTokenMax: number): 
   if (!isInteger(seqNo)) return problem('seqNo is not an integer');
   if (offline !== undefined && typeof offline !== 'boolean') return problem('offline is not a boolean');
   if (!isObject(transactionInfo) || !isNonEmptyString(transactionInfo.transactionId)) return problem('transactionInfo.transactionId is missing');
-  // The session's key: cut, two different ids could become one session, so an over-long one is not recorded at all.
-  if (transactionInfo.transactionId.length > OCPP201_TRANSACTION_ID_MAX && [...transactionInfo.transactionId].length > OCPP201_TRANSACTION_ID_MAX) {
+  // The session's key: cut, two different ids could name one session, so an over-long one is not recorded at all.
+  if (isLongerThan(transactionInfo.transactionId, OCPP201_TRANSACTION_ID_MAX)) {
     return problem(`transactionInfo.transactionId is longer than ${OCPP201_TRANSACTION_ID_MAX} characters (identifierString[0..${OCPP201_TRANSACTION_ID_MAX}])`);
   }
   if (!isOptionalString(transactionInfo.stoppedReason)) return problem('transactionInfo.stoppedReason is not a string');

@@ -74,14 +74,15 @@ export class Ocpp201Rules implements VersionRules {
   private transactionEvent(station: StationInfo, call: CallFrame): void {
     const request = parseTransactionEvent201(call.payload, idTokenMaxOf(station.protocol));
     if (!request.ok) return this.deps.problems.malformed(station, call, request.problem);
-    this.deps.problems.truncated(station, call, request.value.overlong);
     const event = request.value;
     const record = this.deps.ledger.find(station.stationId, event.transactionId);
     if (!record) {
       if (event.eventType !== 'Started') return this.deps.problems.unknownTransaction(station, call, event.transactionId);
+      this.deps.problems.truncated(station, call, event.overlong);
       return this.begin(station, event);
     }
     if (record.state === 'ended') return this.deps.problems.repeated(station, call, event.transactionId);
+    this.deps.problems.truncated(station, call, event.overlong);
     const repeated = record.lastSeqNo !== null && event.seqNo <= record.lastSeqNo;
     if (repeated) this.deps.problems.repeated(station, call, event.transactionId);
     this.deps.ledger.change(record, this.merge(record, event, repeated));
