@@ -17,6 +17,7 @@ import { openStore, type SqliteDatabase } from '../store/gateway-store.js';
 import { isStorageUnavailable } from '../store/storage-unavailable.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './cli-io.js';
 import { formatTable } from './format-table.js';
+import { terminalSafe, terminalSafeJson } from './terminal-safe.js';
 import { readStore } from './read-store.js';
 import { loadCliConfig } from './load-cli-config.js';
 
@@ -69,10 +70,10 @@ export const driversImportCommand: CliCommand = async (args, io) => {
     const list = parseDriverCsv(bytes);
     const result = withStore(config, (db) => importDrivers(db, list.rows, { mode, dryRun, source: `file:${path}` }));
     if (flags.json === true) {
-      io.stdout.write(`${JSON.stringify({ imported: !dryRun, file: path, mode, ...result, warnings: list.warnings }, null, 2)}\n`);
+      io.stdout.write(`${terminalSafeJson({ imported: !dryRun, file: path, mode, ...result, warnings: list.warnings })}\n`);
     } else {
       printWarnings(io, list.warnings);
-      io.stdout.write(summary(basename(path), mode, result));
+      io.stdout.write(terminalSafeLines(summary(basename(path), mode, result)));
     }
     return EXIT_OK;
   } catch (error: unknown) {
@@ -82,11 +83,12 @@ export const driversImportCommand: CliCommand = async (args, io) => {
       return EXIT_FAILURE;
     }
     if (!(error instanceof DriverImportError)) throw error;
-    io.stderr.write(`pleevi-edge drivers import: ${path}: ${error.message}\n`);
-    for (const problem of error.problems) io.stderr.write(`line ${problem.line}: ${problem.message}\n`);
+    io.stderr.write(`pleevi-edge drivers import: ${terminalSafe(`${path}: ${error.message}`)}\n`);
+    // A problem quotes the offending field, which may hold any character of the file.
+    for (const problem of error.problems) io.stderr.write(`line ${problem.line}: ${terminalSafe(problem.message)}\n`);
     printWarnings(io, error.warnings);
     if (flags.json === true) {
-      io.stdout.write(`${JSON.stringify({ imported: false, file: path, mode, problems: error.problems, warnings: error.warnings }, null, 2)}\n`);
+      io.stdout.write(`${terminalSafeJson({ imported: false, file: path, mode, problems: error.problems, warnings: error.warnings })}\n`);
     }
     return EXIT_USAGE;
   }
@@ -107,7 +109,7 @@ export const driversListCommand: CliCommand = async (args, io) => {
   if (flags.json === true) {
     // The shape of the cloud's replace-drivers (docs/cloud.md "Commands"), plus where the list came from.
     const json = { version: meta?.version ?? null, source: meta?.source ?? null, importedAt: meta?.importedAt ?? null, drivers };
-    io.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    io.stdout.write(`${terminalSafeJson(json)}\n`);
     return EXIT_OK;
   }
   if (drivers.length === 0) {
@@ -116,7 +118,7 @@ export const driversListCommand: CliCommand = async (args, io) => {
   }
   const badges = drivers.reduce((sum, driver) => sum + driver.badgeIds.length, 0);
   const origin = meta === undefined ? '' : ` (imported ${meta.importedAt} from ${meta.source}${meta.version === null ? '' : `, version ${meta.version}`})`;
-  io.stdout.write(`${plural(drivers.length, 'driver')}, ${plural(badges, 'badge')}${origin}\n\n`);
+  io.stdout.write(`${plural(drivers.length, 'driver')}, ${plural(badges, 'badge')}${terminalSafe(origin)}\n\n`);
   io.stdout.write(formatTable(['EMAIL', 'BADGES'], drivers.map((driver) => [driver.email, driver.badgeIds.join(', ')])));
   return EXIT_OK;
 };
@@ -136,11 +138,11 @@ export const driversLookupCommand: CliCommand = async (args, io) => {
   const match = readStore(config.dataDir, io, (db) => new SqliteDriverDirectory(db).lookup(badge));
   const badgeId = normalizeBadge(badge);
   if (flags.json === true) {
-    io.stdout.write(`${JSON.stringify({ badgeId, driver: match === undefined ? null : { email: match.email } }, null, 2)}\n`);
+    io.stdout.write(`${terminalSafeJson({ badgeId, driver: match === undefined ? null : { email: match.email } })}\n`);
   } else if (match === undefined) {
-    io.stderr.write(`unknown badge "${badgeId}"\n`);
+    io.stderr.write(`unknown badge "${terminalSafe(badgeId)}"\n`);
   } else {
-    io.stdout.write(`${match.email}\n`);
+    io.stdout.write(`${terminalSafe(match.email)}\n`);
   }
   return match === undefined ? EXIT_FAILURE : EXIT_OK;
 };
@@ -203,7 +205,12 @@ function emailLine(label: string, emails: readonly string[]): string {
 }
 
 function printWarnings(io: CliIo, warnings: readonly DriverListProblem[]): void {
-  for (const warning of warnings) io.stderr.write(`line ${warning.line}: warning: ${warning.message}\n`);
+  for (const warning of warnings) io.stderr.write(`line ${warning.line}: warning: ${terminalSafe(warning.message)}\n`);
+}
+
+/** Each line of `text` through `terminalSafe`, the line breaks kept. */
+function terminalSafeLines(text: string): string {
+  return text.split('\n').map(terminalSafe).join('\n');
 }
 
 function plural(count: number, noun: string): string {

@@ -8,6 +8,7 @@ import { schedulesCommand } from './schedules-command.js';
 import { sessionsCommand } from './sessions-command.js';
 import { stationsCommand } from './stations-command.js';
 import { statusCommand } from './status-command.js';
+import { terminalSafe } from './terminal-safe.js';
 import { USAGE } from './usage.js';
 
 /** Command words (one or two) to their implementation. */
@@ -45,7 +46,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return await command(rest, io);
   } catch (error: unknown) {
     const code = error instanceof GatewayError ? ` [${error.code}]` : '';
-    io.stderr.write(`pleevi-edge: ${describeError(error)}${code}\n`);
+    // An error message may quote what a peer sent (the daemon's answer, a database value).
+    io.stderr.write(`pleevi-edge: ${terminalSafe(describeError(error))}${code}\n`);
     return EXIT_FAILURE;
   }
 }

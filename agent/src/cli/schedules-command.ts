@@ -4,6 +4,7 @@ import { ScheduleRecords, type ScheduleRecord } from '../schedules/schedule-reco
 import { DATABASE_FILE } from '../store/gateway-store.js';
 import { EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './cli-io.js';
 import { formatTable } from './format-table.js';
+import { terminalSafeJson } from './terminal-safe.js';
 import { readStore } from './read-store.js';
 import { loadCliConfig } from './load-cli-config.js';
 import { parseCommandFlags } from './parse-command-flags.js';
@@ -33,7 +34,7 @@ export const schedulesCommand: CliCommand = async (args, io) => {
 
   const schedules = readSchedules(config.dataDir, flags.all === true, io);
   if (flags.json) {
-    io.stdout.write(`${JSON.stringify(schedules, null, 2)}\n`);
+    io.stdout.write(`${terminalSafeJson(schedules)}\n`);
     return EXIT_OK;
   }
   if (schedules.length === 0) {

@@ -5,6 +5,7 @@ import { SessionRecords } from '../sessions/session-records.js';
 import { DATABASE_FILE } from '../store/gateway-store.js';
 import { EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './cli-io.js';
 import { formatTable } from './format-table.js';
+import { terminalSafeJson } from './terminal-safe.js';
 import { readStore } from './read-store.js';
 import { loadCliConfig } from './load-cli-config.js';
 import { parseCommandFlags } from './parse-command-flags.js';
@@ -43,7 +44,7 @@ export const sessionsCommand: CliCommand = async (args, io) => {
   const activeOnly = flags.active === true;
   const sessions = readSessions(config.dataDir, activeOnly, limit, io);
   if (flags.json) {
-    io.stdout.write(`${JSON.stringify(sessions.map(toJson), null, 2)}\n`);
+    io.stdout.write(`${terminalSafeJson(sessions.map(toJson))}\n`);
     return EXIT_OK;
   }
   if (sessions.length === 0) {

@@ -4,6 +4,7 @@ import { StationDetails, type ConnectorStatus, type StationDetail } from '../ses
 import { DATABASE_FILE } from '../store/gateway-store.js';
 import { EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './cli-io.js';
 import { formatTable } from './format-table.js';
+import { terminalSafeJson } from './terminal-safe.js';
 import { readStore } from './read-store.js';
 import { loadCliConfig } from './load-cli-config.js';
 import { parseCommandFlags } from './parse-command-flags.js';
@@ -26,7 +27,7 @@ export const stationsCommand: CliCommand = async (args, io) => {
 
   const stations = readStations(config.dataDir, io);
   if (flags.json) {
-    io.stdout.write(`${JSON.stringify(stations, null, 2)}\n`);
+    io.stdout.write(`${terminalSafeJson(stations)}\n`);
     return EXIT_OK;
   }
   if (stations.length === 0) {

@@ -4,6 +4,7 @@ import type { GatewayStatus } from '../gateway.js';
 import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
 import { loadCliConfig } from './load-cli-config.js';
 import { formatTable } from './format-table.js';
+import { terminalSafe, terminalSafeJson } from './terminal-safe.js';
 
 /** `pleevi-edge status`: the live picture, from the running daemon over the admin socket. */
 export const statusCommand: CliCommand = async (args, io) => {
@@ -18,7 +19,7 @@ export const statusCommand: CliCommand = async (args, io) => {
   if (!config) return EXIT_USAGE;
   const status = (await adminGet(config.admin.socket, '/v1/status')) as GatewayStatus;
   if (flags.json) {
-    io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+    io.stdout.write(`${terminalSafeJson(status)}\n`);
     return EXIT_OK;
   }
   const listen = `port ${status.listen.port}${status.listen.tlsPort ? `, TLS ${status.listen.tlsPort}` : ''}, path ${status.listen.path}`;
@@ -34,7 +35,10 @@ export const statusCommand: CliCommand = async (args, io) => {
       '',
       `stations connected: ${status.stations.length}`,
       '',
-    ].join('\n'),
+    ]
+      // Each line whole: the cloud link's last error and the ids in it may carry a peer's text.
+      .map(terminalSafe)
+      .join('\n'),
   );
   if (status.stations.length > 0) {
     io.stdout.write(
@@ -51,7 +55,8 @@ export const statusCommand: CliCommand = async (args, io) => {
         topic === 'session'
           ? `tx ${payload.transactionId} badge ${payload.idTag ?? '-'} driver ${payload.driver?.email ?? 'unknown'}`
           : '';
-      io.stdout.write(`  ${topic.padEnd(8)} ${payload.event.padEnd(12)} ${payload.stationId}  ${detail}\n`.trimEnd() + '\n');
+      // Station id, transaction id and badge are the station's text: shown with its control characters escaped.
+      io.stdout.write(`${terminalSafe(`  ${topic.padEnd(8)} ${payload.event.padEnd(12)} ${payload.stationId}  ${detail}`.trimEnd())}\n`);
     }
   }
   return EXIT_OK;

@@ -33,7 +33,12 @@ const EMAIL_PATTERN = /^[^\s@<>()[\],;:"]+@(?:[^\s@<>()[\],;:".]+\.)+[^\s@<>()[\
 // badge id but people do use to list them. Blanks are not separators: see
 // `checkBadge`.
 const BADGE_SEPARATORS = /[,;\r\n]+/;
-const BLANK_OR_CONTROL = /[\s\p{Cc}]/u;
+// Control characters (C0, DEL, C1) and the bidi formatting characters
+// (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069): invisible in a
+// spreadsheet, and in a terminal they rewrite or reorder what is shown. An
+// email or badge stored with one would reach the cloud and every listing.
+const CONTROL_OR_BIDI = /[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+const BLANK = /\s/u;
 const SURROGATE = /[\uD800-\uDFFF]/;
 
 export interface DriverBadge {
@@ -124,10 +129,11 @@ function driversFromCsv(read: CsvReadResult): DriverList {
     problems.push({ line: header.line, message: 'no drivers after the header; an import replaces the whole list, so an empty file is refused' });
   }
   const checked = checkEntries(entries);
-  problems.push(...checked.problems);
-  warnings.push(...checked.warnings);
-  if (problems.length > 0) throw new DriverImportError(byLine(problems), byLine(warnings));
-  return { rows: checked.rows, warnings: byLine(warnings) };
+  // concat, not push(...list): a spread passes every element as a call argument and overflows the stack past about 120,000 (a large file where every line is wrong).
+  const allProblems = problems.concat(checked.problems);
+  const allWarnings = warnings.concat(checked.warnings);
+  if (allProblems.length > 0) throw new DriverImportError(byLine(allProblems), byLine(allWarnings));
+  return { rows: checked.rows, warnings: byLine(allWarnings) };
 }
 
 interface Columns {
@@ -248,6 +254,7 @@ function checkEntries(entries: readonly DriverEntry[]): CheckedEntries {
 function checkEmail(email: string): string | undefined {
   if (email === '') return 'email is empty';
   if (email.length > EMAIL_MAX) return `email has ${email.length} characters; an address has at most ${EMAIL_MAX}`;
+  if (CONTROL_OR_BIDI.test(email)) return `"${email}" contains a control or bidi formatting character`;
   if (!EMAIL_PATTERN.test(email)) return `"${email}" is not an email address`;
   return undefined;
 }
@@ -259,7 +266,7 @@ function checkBadge(badge: string): string | undefined {
   }
   // A blank inside is almost always two badges written "B1 B2": refusing is
   // safer than guessing, since a wrong guess silently fails to identify anyone.
-  if (BLANK_OR_CONTROL.test(badge)) return `badge "${badge}" contains a blank or control character; separate several badges with commas`;
+  if (BLANK.test(badge) || CONTROL_OR_BIDI.test(badge)) return `badge "${badge}" contains a blank or control character; separate several badges with commas`;
   return undefined;
 }
 

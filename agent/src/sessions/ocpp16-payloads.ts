@@ -1,23 +1,26 @@
 /**
  * The OCPP 1.6 payloads the session logic reads (OCPP 1.6 section 6), checked
  * by hand: only the fields used here, each with the type the schema gives.
+ * Text that is stored or published is bounded to its 1.6 type
+ * (bounded-text.ts); `overlong` names the fields that were cut.
  */
+import { OCPP16_BOOT_MAX, OCPP16_ID_TAG_MAX, OCPP16_STATUS_INFO_MAX, OCPP_ENUMERATION_MAX, TextBounds, type Overlong } from './bounded-text.js';
 import { readEnergy, type EnergyReading } from './energy-readings.js';
 import { isInteger, isNonEmptyString, isObject, isOptionalString, parsed, problem, toIsoTime, type Parsed } from './payload-guards.js';
 
-export interface StartTransaction16 {
+export interface StartTransaction16 extends Overlong {
   readonly connectorId: number;
   readonly idTag: string;
   readonly meterStartWh: number;
   readonly startedAt: string;
 }
 
-export interface StartTransactionResult16 {
+export interface StartTransactionResult16 extends Overlong {
   readonly transactionId: number;
   readonly idTagStatus: string;
 }
 
-export interface StopTransaction16 {
+export interface StopTransaction16 extends Overlong {
   readonly transactionId: number;
   readonly idTag: string | undefined;
   readonly meterStopWh: number;
@@ -32,7 +35,7 @@ export interface MeterValues16 {
   readonly readings: readonly EnergyReading[];
 }
 
-export interface StatusNotification16 {
+export interface StatusNotification16 extends Overlong {
   readonly connectorId: number;
   readonly status: string;
   readonly errorCode: string;
@@ -40,7 +43,7 @@ export interface StatusNotification16 {
   readonly at: string | undefined;
 }
 
-export interface BootNotification16 {
+export interface BootNotification16 extends Overlong {
   readonly vendor: string;
   readonly model: string;
   readonly serialNumber: string | undefined;
@@ -63,7 +66,9 @@ export function parseStartTransaction16(payload: unknown): Parsed<StartTransacti
   if (!isInteger(meterStart)) return problem('meterStart is not an integer');
   const startedAt = toIsoTime(payload.timestamp);
   if (startedAt === undefined) return problem('timestamp is not a date-time');
-  return parsed({ connectorId, idTag, meterStartWh: meterStart, startedAt });
+  const bounds = new TextBounds();
+  const bounded = bounds.text('idTag', idTag, OCPP16_ID_TAG_MAX);
+  return parsed({ connectorId, idTag: bounded, meterStartWh: meterStart, startedAt, overlong: bounds.cut });
 }
 
 /** Section 6.46 StartTransaction.conf: the transaction id is the CPMS's to choose. */
@@ -72,7 +77,9 @@ export function parseStartTransactionResult16(payload: unknown): Parsed<StartTra
   const { transactionId, idTagInfo } = payload;
   if (!isInteger(transactionId)) return problem('transactionId is not an integer');
   if (!isObject(idTagInfo) || !isNonEmptyString(idTagInfo.status)) return problem('idTagInfo.status is missing');
-  return parsed({ transactionId, idTagStatus: idTagInfo.status });
+  const bounds = new TextBounds();
+  const idTagStatus = bounds.text('idTagInfo.status', idTagInfo.status, OCPP_ENUMERATION_MAX);
+  return parsed({ transactionId, idTagStatus, overlong: bounds.cut });
 }
 
 /** Section 6.49 StopTransaction.req: idTag and reason are optional; transactionData carries meter values. */
@@ -87,7 +94,10 @@ export function parseStopTransaction16(payload: unknown): Parsed<StopTransaction
   if (stoppedAt === undefined) return problem('timestamp is not a date-time');
   const readings = readEnergy(payload.transactionData, '1.6');
   if (!readings.ok) return problem(`transactionData: ${readings.problem}`);
-  return parsed({ transactionId, idTag, meterStopWh: meterStop, stoppedAt, reason, readings: readings.value });
+  // idTag is not kept (the session keeps the badge of its start); the reason is.
+  const bounds = new TextBounds();
+  const boundedReason = bounds.optional('reason', reason, OCPP_ENUMERATION_MAX);
+  return parsed({ transactionId, idTag, meterStopWh: meterStop, stoppedAt, reason: boundedReason, readings: readings.value, overlong: bounds.cut });
 }
 
 /** Section 6.31 MeterValues.req: transactionId only while a transaction runs on the connector. */
@@ -111,7 +121,15 @@ export function parseStatusNotification16(payload: unknown): Parsed<StatusNotifi
   if (!isOptionalString(info)) return problem('info is not a string');
   const at = timestamp === undefined ? undefined : toIsoTime(timestamp);
   if (timestamp !== undefined && at === undefined) return problem('timestamp is not a date-time');
-  return parsed({ connectorId, status, errorCode, info, at });
+  const bounds = new TextBounds();
+  return parsed({
+    connectorId,
+    status: bounds.text('status', status, OCPP_ENUMERATION_MAX),
+    errorCode: bounds.text('errorCode', errorCode, OCPP_ENUMERATION_MAX),
+    info: bounds.optional('info', info, OCPP16_STATUS_INFO_MAX),
+    at,
+    overlong: bounds.cut,
+  });
 }
 
 /** Section 6.3 BootNotification.req: chargeBoxSerialNumber is the deprecated name of the serial. */
@@ -122,10 +140,12 @@ export function parseBootNotification16(payload: unknown): Parsed<BootNotificati
   if (typeof chargePointModel !== 'string') return problem('chargePointModel is not a string');
   if (!isOptionalString(chargePointSerialNumber) || !isOptionalString(chargeBoxSerialNumber)) return problem('serial number is not a string');
   if (!isOptionalString(firmwareVersion)) return problem('firmwareVersion is not a string');
+  const bounds = new TextBounds();
   return parsed({
-    vendor: chargePointVendor,
-    model: chargePointModel,
-    serialNumber: chargePointSerialNumber ?? chargeBoxSerialNumber,
-    firmwareVersion,
+    vendor: bounds.text('chargePointVendor', chargePointVendor, OCPP16_BOOT_MAX.chargePointVendor),
+    model: bounds.text('chargePointModel', chargePointModel, OCPP16_BOOT_MAX.chargePointModel),
+    serialNumber: bounds.optional('chargePointSerialNumber', chargePointSerialNumber ?? chargeBoxSerialNumber, OCPP16_BOOT_MAX.chargePointSerialNumber),
+    firmwareVersion: bounds.optional('firmwareVersion', firmwareVersion, OCPP16_BOOT_MAX.firmwareVersion),
+    overlong: bounds.cut,
   });
 }

@@ -73,6 +73,8 @@ export class Ocpp16Rules implements VersionRules {
     if (!request.ok) return problems.malformed(station, call, request.problem);
     const answer = parseStartTransactionResult16(payload);
     if (!answer.ok) return problems.malformed(station, call, answer.problem, 'answer');
+    problems.truncated(station, call, request.value.overlong);
+    problems.truncated(station, call, answer.value.overlong, 'answer');
     const { connectorId, idTag, meterStartWh, startedAt } = request.value;
     const transactionId = String(answer.value.transactionId);
 
@@ -123,6 +125,7 @@ export class Ocpp16Rules implements VersionRules {
     const record = ledger.find(station.stationId, transactionId);
     if (!record) return problems.unknownTransaction(station, call, transactionId);
     if (record.state === 'ended') return problems.repeated(station, call, transactionId);
+    problems.truncated(station, call, stop.overlong);
 
     const final = { wh: stop.meterStopWh, at: stop.stoppedAt };
     const read = foldReadings(record, [...stop.readings, final], false);
@@ -154,6 +157,7 @@ export class Ocpp16Rules implements VersionRules {
   private statusNotification(station: StationInfo, call: CallFrame): void {
     const request = parseStatusNotification16(call.payload);
     if (!request.ok) return this.deps.problems.malformed(station, call, request.problem);
+    this.deps.problems.truncated(station, call, request.value.overlong);
     const status = request.value;
     this.deps.stations.status(station, {
       evseId: null,
@@ -169,6 +173,7 @@ export class Ocpp16Rules implements VersionRules {
   private boot(station: StationInfo, call: CallFrame): void {
     const request = parseBootNotification16(call.payload);
     if (!request.ok) return this.deps.problems.malformed(station, call, request.problem);
+    this.deps.problems.truncated(station, call, request.value.overlong);
     const boot = request.value;
     this.deps.stations.boot(station, {
       vendor: boot.vendor,

@@ -10,6 +10,7 @@ import {
   type TransactionEvent201,
 } from './ocpp201-payloads.js';
 import { ocppVersionOf } from '../ocpp/ocpp-version.js';
+import { idTokenMaxOf } from './bounded-text.js';
 import type { SessionRecord } from './session-record.js';
 import type { RulesDeps, VersionRules } from './version-rules.js';
 
@@ -47,11 +48,12 @@ export class Ocpp201Rules implements VersionRules {
   /** The CSMS's verdict on the idToken, kept with the session. */
   result(station: StationInfo, call: CallFrame, payload: unknown): void {
     if (call.action !== 'TransactionEvent') return;
-    const request = parseTransactionEvent201(call.payload);
+    const request = parseTransactionEvent201(call.payload, idTokenMaxOf(station.protocol));
     // Already counted when the request went by.
     if (!request.ok) return;
     const answer = parseTransactionEventResult201(payload);
     if (!answer.ok) return this.deps.problems.malformed(station, call, answer.problem, 'answer');
+    this.deps.problems.truncated(station, call, answer.value.overlong, 'answer');
     const status = answer.value.idTokenStatus;
     if (status === undefined) return;
     const record = this.deps.ledger.find(station.stationId, request.value.transactionId);
@@ -70,15 +72,17 @@ export class Ocpp201Rules implements VersionRules {
   }
 
   private transactionEvent(station: StationInfo, call: CallFrame): void {
-    const request = parseTransactionEvent201(call.payload);
+    const request = parseTransactionEvent201(call.payload, idTokenMaxOf(station.protocol));
     if (!request.ok) return this.deps.problems.malformed(station, call, request.problem);
     const event = request.value;
     const record = this.deps.ledger.find(station.stationId, event.transactionId);
     if (!record) {
       if (event.eventType !== 'Started') return this.deps.problems.unknownTransaction(station, call, event.transactionId);
+      this.deps.problems.truncated(station, call, event.overlong);
       return this.begin(station, event);
     }
     if (record.state === 'ended') return this.deps.problems.repeated(station, call, event.transactionId);
+    this.deps.problems.truncated(station, call, event.overlong);
     const repeated = record.lastSeqNo !== null && event.seqNo <= record.lastSeqNo;
     if (repeated) this.deps.problems.repeated(station, call, event.transactionId);
     this.deps.ledger.change(record, this.merge(record, event, repeated));
@@ -143,6 +147,7 @@ export class Ocpp201Rules implements VersionRules {
   private statusNotification(station: StationInfo, call: CallFrame): void {
     const request = parseStatusNotification201(call.payload);
     if (!request.ok) return this.deps.problems.malformed(station, call, request.problem);
+    this.deps.problems.truncated(station, call, request.value.overlong);
     const { evseId, connectorId, status, at } = request.value;
     this.deps.stations.status(station, { evseId, connectorId, status, errorCode: null, info: null, statusAt: at });
   }
@@ -150,6 +155,7 @@ export class Ocpp201Rules implements VersionRules {
   private boot(station: StationInfo, call: CallFrame): void {
     const request = parseBootNotification201(call.payload);
     if (!request.ok) return this.deps.problems.malformed(station, call, request.problem);
+    this.deps.problems.truncated(station, call, request.value.overlong);
     const boot = request.value;
     this.deps.stations.boot(station, {
       vendor: boot.vendor,

@@ -13,6 +13,8 @@ export class SessionCounters {
   sessionUnknownTransactions = 0;
   /** A message repeated by the station (resent StartTransaction, StopTransaction, TransactionEvent seqNo). */
   sessionRepeatedMessages = 0;
+  /** Text values longer than their OCPP type allows (a badge, a boot field, a status): kept cut, with `…` (bounded-text.ts). */
+  sessionValuesTruncated = 0;
   /** StartTransaction answered with a CALLERROR: no transaction, no session. */
   sessionStartsRefused = 0;
   /** A 1.6 CPMS gave an active transaction's id to a new one; the older session is closed. */

@@ -1,5 +1,6 @@
 import type { DriverDirectory } from '../drivers/driver-directory.js';
 import type { GatewayEvent } from '../events/gateway-events.js';
+import { isTruncated } from './bounded-text.js';
 import { withEnergy } from './meter-readings.js';
 import type { SessionCounters } from './session-counters.js';
 import { toSessionEvent, type NewSession, type SessionRecord } from './session-record.js';
@@ -55,7 +56,8 @@ export class SessionLedger {
    * sent.
    */
   driverFor(idTag: string | null): string | null {
-    if (idTag === null) return null;
+    // A badge cut to its OCPP maximum (bounded-text.ts) is not the badge the station sent: it names nobody.
+    if (idTag === null || isTruncated(idTag)) return null;
     return this.deps.drivers.lookup(idTag)?.email ?? null;
   }
 }
