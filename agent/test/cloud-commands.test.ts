@@ -8,11 +8,13 @@ import { connectAsync, type IClientPublishOptions, type IPublishPacket } from 'm
 import t, { type Test } from 'tap';
 import { CommandError, type CloudCommand, type CommandHandler } from '../src/cloud/cloud-command.js';
 import { CommandDispatcher } from '../src/cloud/command-dispatcher.js';
+import { CloudTopics } from '../src/cloud/cloud-topics.js';
 import { CommandLog } from '../src/cloud/command-log.js';
 import { DurableOutbox } from '../src/cloud/durable-outbox.js';
 import { MqttLink } from '../src/cloud/mqtt-link.js';
 import { PingCommand } from '../src/cloud/ping-command.js';
 import { ReplaceDriversCommand } from '../src/cloud/replace-drivers-command.js';
+import { responseTopicProblem } from '../src/cloud/response-topic.js';
 import { SqliteDriverDirectory } from '../src/drivers/driver-list-store.js';
 import { openStore, type SqliteDatabase } from '../src/store/gateway-store.js';
 import { createLogger } from '../src/util/logger.js';
@@ -62,8 +64,17 @@ interface Cloud {
 async function startCloud(t: Test, broker: MosquittoBroker, prefix: string): Promise<Cloud> {
   const received: Ack[] = [];
   const client = await connectAsync(broker.url, { protocolVersion: 5, clientId: `cloud-${prefix.split('/').at(-1) ?? ''}`, reconnectPeriod: 100 });
-  client.on('message', (topic, payload, packet) => received.push({ topic, body: JSON.parse(payload.toString('utf8')) as Record<string, unknown>, packet }));
-  await client.subscribeAsync([`${prefix}/ack`, 'cloud/replies/#'], { qos: 1 });
+  client.on('message', (topic, payload, packet) => {
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      body = { unparsed: payload.toString('utf8') };
+    }
+    received.push({ topic, body, packet });
+  });
+  // `P/#` besides the acks: whatever the gateway publishes under its prefix, commands the cloud sent included.
+  await client.subscribeAsync([`${prefix}/#`, 'cloud/#', 'evil/#', 'pleevi/v1/gw/someone-else/#'], { qos: 1 });
   t.teardown(() => client.endAsync(true));
   const acks = (id: string | null): Ack[] => received.filter((message) => message.topic === `${prefix}/ack` && message.body.id === id);
   return {
@@ -187,12 +198,59 @@ t.test('cloud commands against mosquitto', { skip: MOSQUITTO_MISSING }, async (t
   });
 
   t.test('MQTT 5 response topic and correlation data are honoured', async (t) => {
-    await cloud.send('ping', { id: 'r-1' }, { properties: { responseTopic: 'cloud/replies/gw-cmd', correlationData: Buffer.from('corr-77') } });
+    const replyTopic = `${prefix}/replies/ops`;
+    await cloud.send('ping', { id: 'r-1' }, { properties: { responseTopic: replyTopic, correlationData: Buffer.from('corr-77') } });
     const onAck = await cloud.ack('r-1');
-    await waitUntil(() => cloud.received.some((message) => message.topic === 'cloud/replies/gw-cmd' && message.body.id === 'r-1'), 'reply on the response topic');
-    const reply = cloud.received.find((message) => message.topic === 'cloud/replies/gw-cmd' && message.body.id === 'r-1');
+    await waitUntil(() => cloud.received.some((message) => message.topic === replyTopic && message.body.id === 'r-1'), 'reply on the response topic');
+    const reply = cloud.received.find((message) => message.topic === replyTopic && message.body.id === 'r-1');
     t.same(reply?.body, onAck, 'the same ack on both topics');
     t.equal(reply?.packet.properties?.correlationData?.toString(), 'corr-77');
+
+    // P/ack itself as the response topic: one ack there, with the correlation data.
+    await cloud.send('ping', { id: 'r-2' }, { properties: { responseTopic: `${prefix}/ack`, correlationData: Buffer.from('corr-78') } });
+    const r2 = await cloud.ack('r-2');
+    t.same(r2, { id: 'r-2', command: 'ping', ok: true, result: { pong: true } });
+    await cloud.send('ping', { id: 'r-2-after' });
+    await cloud.ack('r-2-after');
+    const r2Acks = cloud.received.filter((message) => message.topic === `${prefix}/ack` && message.body.id === 'r-2');
+    t.equal(r2Acks.length, 1, 'not published twice on P/ack');
+    t.equal(r2Acks[0]?.packet.properties?.correlationData?.toString(), 'corr-78');
+  });
+
+  t.test('a bad response topic: refused on P/ack with invalid_response_topic, not run, never published to; the link stays up', async (t) => {
+    const connectsBefore = gateway.link.status().connects;
+    const executionsBefore = gateway.counting.executions;
+    const bad: Array<[string, RegExp]> = [
+      ['evil/#', /contains a wildcard/],
+      ['evil/+/x', /contains a wildcard/],
+      [`${prefix}/#`, /contains a wildcard/],
+      ['cloud/replies/ops', /outside this gateway's topics/],
+      ['pleevi/v1/gw/someone-else/ack', /outside this gateway's topics/],
+      [prefix, /outside this gateway's topics/],
+      [`${prefix}/cmd/count`, /one of the gateway's own topics/],
+      [`${prefix}/status`, /one of the gateway's own topics/],
+      [`${prefix}/events/session`, /one of the gateway's own topics/],
+      [`${prefix}/replies/${'x'.repeat(600)}`, /at most 512 are allowed/],
+    ];
+    for (const [index, [responseTopic, message]] of bad.entries()) {
+      const id = `bad-topic-${index}`;
+      await cloud.send('count', { id }, { properties: { responseTopic, correlationData: Buffer.from('c') } });
+      t.match(await cloud.ack(id), { id, command: 'count', ok: false, error: { code: 'invalid_response_topic', message } }, responseTopic.slice(0, 60));
+      // Other commands keep working between them, on the same connection.
+      await cloud.send('ping', { id: `${id}-ping` });
+      t.match(await cloud.ack(`${id}-ping`), { ok: true, result: { pong: true } });
+    }
+    t.equal(gateway.counting.executions, executionsBefore, 'none of the refused commands ran');
+    t.equal(gateway.link.status().connects, connectsBefore, 'never disconnected by the broker');
+    t.ok(gateway.link.connected);
+    const strays = cloud.received.filter((message) => message.body.id !== undefined && String(message.body.id).startsWith('bad-topic-') && message.topic !== `${prefix}/ack` && !message.topic.startsWith(`${prefix}/cmd/`));
+    t.same(strays.map((message) => message.topic), [], 'no ack published anywhere but P/ack');
+    const loops = cloud.received.filter((message) => message.topic.startsWith(`${prefix}/cmd/`) && 'ok' in message.body);
+    t.same(loops, [], 'no ack fed back in as a command');
+
+    // The refusal is not remembered: the same id with a usable response topic runs.
+    await cloud.send('count', { id: 'bad-topic-0' }, { properties: { responseTopic: `${prefix}/replies/ops` } });
+    t.match(await cloud.ack('bad-topic-0', 2), { ok: true, result: { executions: executionsBefore + 1 } });
   });
 
   t.test('replace-drivers: JSON list, stale version ignored, CSV form, invalid lists refused', async (t) => {
@@ -287,4 +345,17 @@ t.test('a full disk: a command that must write gets storage_unavailable, and the
   await cloud.send('replace-drivers', command);
   t.match(await cloud.ack('full-1', 2), { ok: true }, 'the same id runs once space is back');
   t.match(directory.lookup('04a2b3c4'), { email: 'alice@example.com' });
+});
+
+t.test('response topic rules (what a broker cannot carry is decided without one)', async (t) => {
+  const topics = new CloudTopics('pleevi/v1/gw/gw-1/');
+  t.equal(responseTopicProblem('pleevi/v1/gw/gw-1/ack', topics), undefined);
+  t.equal(responseTopicProblem('pleevi/v1/gw/gw-1/ack/ops', topics), undefined);
+  t.equal(responseTopicProblem('pleevi/v1/gw/gw-1/replies/ops/7', topics), undefined);
+  t.match(responseTopicProblem('', topics), /empty/);
+  t.match(responseTopicProblem('pleevi/v1/gw/gw-1/ack\u0000x', topics), /NUL/);
+  t.match(responseTopicProblem('pleevi/v1/gw/gw-1/', topics), /outside/);
+  t.match(responseTopicProblem('pleevi/v1/gw/gw-1/metrics', topics), /own topics/);
+  t.match(responseTopicProblem('pleevi/v1/gw/gw-10/ack', topics), /outside/, 'a prefix of another gateway id is not ours');
+  t.match(responseTopicProblem(`pleevi/v1/gw/gw-1/r/${'é'.repeat(250)}`, topics), /has 520 bytes; at most 512/, 'counted in UTF-8 bytes');
 });

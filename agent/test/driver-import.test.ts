@@ -7,8 +7,11 @@ import {
   seedSyntheticDriverList,
   SqliteDriverDirectory,
   syntheticBadgeId,
+  syntheticDriverRows,
   type DriverListing,
 } from '../src/drivers/driver-list-store.js';
+import { replaceDriverListInChunks } from '../src/drivers/staged-driver-import.js';
+import { isStorageUnavailable } from '../src/store/storage-unavailable.js';
 import { openStore, type SqliteDatabase } from '../src/store/gateway-store.js';
 
 function store(t: Test): { db: SqliteDatabase; dataDir: string } {
@@ -194,4 +197,112 @@ t.test('the bench seed: synthetic drivers and their badges, ready to look up', a
   t.equal(badgeIds.length, 1_000);
   t.equal(new Set(badgeIds).size, 1_000, 'unique badges');
   t.same(directory.lookup(` ${badgeIds[500]?.toLowerCase()} `), { email: 'driver-000501@example.test', badgeId: badgeIds[500] });
+});
+
+// ---------------------------------------------------------------------------
+// The cloud's replace-drivers: written in chunks into staging tables, swapped in at once.
+
+function tablesOf(db: SqliteDatabase): string[] {
+  return db.prepare<[], string>("SELECT name FROM sqlite_schema WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all();
+}
+
+t.test('staged replace: the same diff as the one-transaction import, and the same list', async (t) => {
+  const a = store(t).db;
+  const b = store(t).db;
+  importDrivers(a, rows(FIRST), { mode: 'replace', source: 'first', version: 1 });
+  importDrivers(b, rows(FIRST), { mode: 'replace', source: 'first', version: 1 });
+  // a unchanged (badge order), b changed, c removed, d added, and C1 moves from the removed c to d.
+  const next = rows('email,badge_ids\na@x.com,"a2,a1"\nb@x.com,"B1,B2"\nd@x.com,"D1,C1"\n');
+  const expected = importDrivers(a, next, { mode: 'replace', source: 'cloud', version: 2, now: new Date('2026-02-03T04:05:06Z') });
+  const staged = await replaceDriverListInChunks(b, next, { source: 'cloud', version: 2, now: new Date('2026-02-03T04:05:06Z'), chunkDrivers: 1 });
+  t.same(staged, expected);
+  t.same(listOf(b), listOf(a));
+  t.same(readDriverListMeta(b), readDriverListMeta(a));
+  t.same(tablesOf(b), tablesOf(a).map((name) => (name === 'badges_by_email' ? 'badges_by_email_swap' : name)), 'no staging or old table left; the index took the other name');
+  // And back: the index names alternate, a third import works on the swapped schema.
+  const third = await replaceDriverListInChunks(b, rows('email,badge_ids\ne@x.com,E1\n'), { source: 'cloud', version: 3, chunkDrivers: 2 });
+  t.match(third, { added: ['e@x.com'], removed: ['a@x.com', 'b@x.com', 'd@x.com'], changed: [], unchanged: 0, drivers: 1, badges: 1 });
+  t.same(tablesOf(b), tablesOf(a));
+  t.same(new SqliteDriverDirectory(b).lookup('e1'), { email: 'e@x.com', badgeId: 'E1' });
+  t.same(b.pragma('foreign_key_check'), [], 'badges reference the live drivers table');
+});
+
+t.test('staged replace: a reader sees the old list until the swap, then the whole new one', async (t) => {
+  const { db, dataDir } = store(t);
+  importDrivers(db, rows(FIRST), { mode: 'replace', source: 'first', version: 1 });
+  const daemon = openStore(dataDir);
+  t.teardown(() => daemon.close());
+  const other = new SqliteDriverDirectory(daemon);
+  const same = new SqliteDriverDirectory(db);
+  const next = syntheticDriverRows(5_000);
+  const seen: Array<[boolean, boolean, boolean, boolean]> = [];
+  let done = false;
+  const watch = (async () => {
+    while (!done) {
+      seen.push([other.lookup('A1') !== undefined, other.lookup(syntheticBadgeId(1)) !== undefined, same.lookup('A1') !== undefined, same.lookup(syntheticBadgeId(5_000)) !== undefined]);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  })();
+  const result = await replaceDriverListInChunks(db, next, { source: 'cloud', version: 2, chunkDrivers: 500 });
+  done = true;
+  await watch;
+  t.match(result, { added: { length: 5_000 }, removed: ['a@x.com', 'b@x.com', 'c@x.com'], drivers: 5_000, badges: 5_000 });
+  t.ok(seen.length >= 10, `looked ${seen.length} times during the import`);
+  t.same(seen.filter(([oldOther, newOther, oldSame, newSame]) => oldOther === newOther || oldSame === newSame), [], 'never both lists, never neither');
+  t.same(other.lookup(syntheticBadgeId(1)), { email: next[0]?.email, badgeId: syntheticBadgeId(1) }, 'statements prepared before the swap read the new tables');
+});
+
+t.test('staged replace: a failure in a later chunk leaves the old list and no staging table', async (t) => {
+  const { db } = store(t);
+  importDrivers(db, rows(FIRST), { mode: 'replace', source: 'first', version: 1 });
+  const before = listOf(db);
+  const tables = tablesOf(db);
+  // Unvalidated rows: the clash is only found in the third chunk, after two were written.
+  const clash: DriverRow[] = [
+    { email: 'p@x.com', line: 2, badges: [{ id: 'P1', line: 2 }] },
+    { email: 'q@x.com', line: 3, badges: [{ id: 'Q1', line: 3 }] },
+    { email: 'r@x.com', line: 4, badges: [{ id: 'P1', line: 4 }] },
+  ];
+  await t.rejects(replaceDriverListInChunks(db, clash, { source: 'second', version: 2, chunkDrivers: 1 }), /UNIQUE constraint failed: badges_staging\.badge_id/);
+  t.same(listOf(db), before);
+  t.same(readDriverListMeta(db), { version: 1, source: 'first', importedAt: readDriverListMeta(db)?.importedAt });
+  t.same(tablesOf(db), tables, 'staging dropped');
+  t.equal(db.inTransaction, false);
+  // What a crash in the middle leaves behind is cleared by the next import.
+  db.exec('CREATE TABLE drivers_staging (email TEXT PRIMARY KEY, updated_at TEXT NOT NULL) STRICT; INSERT INTO drivers_staging VALUES (\'ghost@x.com\', \'x\')');
+  const next = await replaceDriverListInChunks(db, rows('email,badge_ids\nz@x.com,Z1\n'), { source: 'second', version: 2 });
+  t.same(next.added, ['z@x.com']);
+  t.same(listOf(db), [{ email: 'z@x.com', badgeIds: ['Z1'] }]);
+});
+
+t.test('staged replace: a version not newer than the stored one writes nothing', async (t) => {
+  const { db } = store(t);
+  importDrivers(db, rows(FIRST), { mode: 'replace', source: 'first', version: 4 });
+  const tables = tablesOf(db);
+  t.same(await replaceDriverListInChunks(db, rows('email,badge_ids\nz@x.com,Z1\n'), { source: 'cloud', version: 4 }), {
+    added: [], removed: [], changed: [], unchanged: 0, drivers: 0, badges: 0, dryRun: false, staleVersion: true,
+  });
+  t.equal(listOf(db).length, 3);
+  t.same(tablesOf(db), tables);
+  await t.rejects(replaceDriverListInChunks(db, [], { source: 'cloud', version: 1.5 }), RangeError);
+  // An empty list, on purpose (the cloud's "drivers": []): everyone removed.
+  t.match(await replaceDriverListInChunks(db, [], { source: 'cloud', version: 5 }), { removed: ['a@x.com', 'b@x.com', 'c@x.com'], drivers: 0, badges: 0 });
+  t.same(listOf(db), []);
+});
+
+t.test('staged replace: another connection holding the write lock makes it fail as storage unavailable, the old list intact', async (t) => {
+  const { db, dataDir } = store(t);
+  importDrivers(db, rows(FIRST), { mode: 'replace', source: 'first', version: 1 });
+  db.pragma('busy_timeout = 50');
+  const cli = openStore(dataDir);
+  t.teardown(() => cli.close());
+  cli.exec('BEGIN IMMEDIATE');
+  const error = await replaceDriverListInChunks(db, rows('email,badge_ids\nz@x.com,Z1\n'), { source: 'cloud', version: 2 }).then(
+    () => undefined,
+    (failure: unknown) => failure,
+  );
+  cli.exec('ROLLBACK');
+  t.ok(isStorageUnavailable(error), 'SQLITE_BUSY: acked storage_unavailable, retried by the cloud');
+  t.equal(listOf(db).length, 3);
+  t.same(await replaceDriverListInChunks(db, rows('email,badge_ids\nz@x.com,Z1\n'), { source: 'cloud', version: 2 }).then((result) => result.added), ['z@x.com'], 'runs once the lock is free');
 });

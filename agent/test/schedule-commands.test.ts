@@ -76,38 +76,98 @@ t.test('a full set-schedule body is accepted and normalized', async (t) => {
   });
 });
 
-t.test('invalid set-schedule bodies: invalid_argument naming the field', async (t) => {
-  invalidMessage(t, { scheduleId: '' }, /scheduleId must be a non-empty string/);
-  invalidMessage(t, { stationId: 7 }, /stationId must be a non-empty string/);
-  invalidMessage(t, { connectorId: -1 }, /connectorId must be a whole number >= 0/);
-  invalidMessage(t, { connectorId: 1.5 }, /connectorId/);
-  invalidMessage(t, { connectorId: undefined }, /connectorId/);
-  invalidMessage(t, { purpose: 'TxProfile' }, /purpose must be "default" or "max"/);
-  invalidMessage(t, { purpose: 'max', connectorId: 1 }, /connectorId must be 0/);
-  invalidMessage(t, { unit: 'kW' }, /unit must be "A" or "W"/);
-  invalidMessage(t, { startsAt: '2025-03-01 10:00' }, /startsAt must be an ISO 8601 date-time/);
+t.test('invalid set-schedule bodies: invalid_argument naming the field by its JSON path', async (t) => {
+  invalidMessage(t, { scheduleId: '' }, /^\$\.scheduleId must be a non-empty string/);
+  invalidMessage(t, { stationId: 7 }, /^\$\.stationId must be a non-empty string/);
+  invalidMessage(t, { connectorId: -1 }, /^\$\.connectorId must be a whole number from 0 to 1000/);
+  invalidMessage(t, { connectorId: 1.5 }, /^\$\.connectorId/);
+  invalidMessage(t, { connectorId: undefined }, /^\$\.connectorId .*got nothing/);
+  invalidMessage(t, { purpose: 'TxProfile' }, /^\$\.purpose must be "default" or "max"/);
+  invalidMessage(t, { purpose: 'max', connectorId: 1 }, /^\$\.connectorId must be 0 with purpose "max"/);
+  invalidMessage(t, { unit: 'kW' }, /^\$\.unit must be "A" or "W"/);
+  invalidMessage(t, { startsAt: '2025-03-01 10:00' }, /^\$\.startsAt must be an RFC 3339 date-time/);
   invalidMessage(t, { startsAt: '2025-03-01T10:00:00' }, /time zone/);
-  invalidMessage(t, { validUntil: '2025-03-01T11:00:00Z' }, /validUntil .* is already past/);
-  invalidMessage(t, { startsAt: '2025-03-05T00:00:00Z', validUntil: '2025-03-04T00:00:00Z' }, /validUntil must be after startsAt/);
-  invalidMessage(t, { recurrency: 'monthly' }, /recurrency must be "daily" or "weekly"/);
-  invalidMessage(t, { recurrency: 'daily' }, /recurrency "daily" needs startsAt/);
-  invalidMessage(t, { periods: [] }, /periods must be a non-empty array/);
-  invalidMessage(t, { periods: 'all day' }, /periods must be a non-empty array/);
-  invalidMessage(t, { periods: [{ startOffsetS: 60, limit: 16 }] }, /periods\[0\]\.startOffsetS must be 0/);
-  invalidMessage(t, { periods: [{ startOffsetS: 0, limit: 16 }, { startOffsetS: 0, limit: 10 }] }, /periods\[1\]\.startOffsetS must be greater/);
-  invalidMessage(t, { periods: [{ startOffsetS: 0, limit: -1 }] }, /periods\[0\]\.limit must be a number >= 0/);
-  invalidMessage(t, { periods: [{ startOffsetS: 0, limit: '16' }] }, /periods\[0\]\.limit/);
-  invalidMessage(t, { periods: [{ startOffsetS: 0, limit: 16.25 }] }, /more than one decimal/);
-  invalidMessage(t, { periods: [{ startOffsetS: 0, limit: 16, phases: 4 }] }, /phases must be 1, 2 or 3/);
-  invalidMessage(t, { periods: [{ startOffsetS: 0, limit: 16, limitA: 3 }] }, /unknown field periods\[0\]\.limitA/);
-  invalidMessage(t, { validUntill: '2026-01-01T00:00:00Z' }, /unknown field validUntill/);
-  invalidMessage(t, { startsAt: '2025-03-02T00:00:00Z', recurrency: 'daily', periods: [{ startOffsetS: 0, limit: 16 }, { startOffsetS: 86400, limit: 8 }] }, /within 86400 s/);
+  invalidMessage(t, { validUntil: '2025-03-01T11:00:00Z' }, /^\$\.validUntil .* is already past/);
+  invalidMessage(t, { startsAt: '2025-03-05T00:00:00Z', validUntil: '2025-03-04T00:00:00Z' }, /^\$\.validUntil must be after startsAt/);
+  invalidMessage(t, { recurrency: 'monthly' }, /^\$\.recurrency must be "daily" or "weekly"/);
+  invalidMessage(t, { recurrency: 'daily' }, /^\$\.startsAt is needed with recurrency "daily"/);
+  invalidMessage(t, { periods: [] }, /^\$\.periods must be a non-empty array/);
+  invalidMessage(t, { periods: 'all day' }, /^\$\.periods must be a non-empty array/);
+  invalidMessage(t, { periods: [{ startOffsetS: 60, limit: 16 }] }, /^\$\.periods\[0\]\.startOffsetS must be 0/);
+  invalidMessage(t, { periods: [{ startOffsetS: 0, limit: 16 }, { startOffsetS: 0, limit: 10 }] }, /^\$\.periods\[1\]\.startOffsetS must be greater/);
+  invalidMessage(t, { periods: [{ startOffsetS: 0, limit: -1 }] }, /^\$\.periods\[0\]\.limit must be a number from 0 to 3000 A/);
+  invalidMessage(t, { periods: [{ startOffsetS: 0, limit: '16' }] }, /^\$\.periods\[0\]\.limit/);
+  invalidMessage(t, { periods: [{ startOffsetS: 0, limit: 16.25 }] }, /^\$\.periods\[0\]\.limit 16\.25 has more than one decimal/);
+  invalidMessage(t, { periods: [{ startOffsetS: 0, limit: 16, phases: 4 }] }, /^\$\.periods\[0\]\.phases must be 1, 2 or 3/);
+  invalidMessage(t, { periods: [{ startOffsetS: 0, limit: 16, limitA: 3 }] }, /^unknown field \$\.periods\[0\]\.limitA/);
+  invalidMessage(t, { validUntill: '2026-01-01T00:00:00Z' }, /^unknown field \$\.validUntill/);
+  invalidMessage(t, { startsAt: '2025-03-02T00:00:00Z', recurrency: 'daily', periods: [{ startOffsetS: 0, limit: 16 }, { startOffsetS: 86400, limit: 8 }] }, /^\$\.periods\[1\]\.startOffsetS .*below 86400/);
+});
+
+t.test('impossible values are refused, each naming its field: calendar, 32-bit integers, limits', async (t) => {
+  // JavaScript's Date rolls these over (2030-02-31 is March 3); OCPP's date-time is RFC 3339, a real date.
+  for (const startsAt of [
+    '2030-02-31T10:00:00Z',
+    '2029-02-29T10:00:00Z',
+    '2030-04-31T10:00:00Z',
+    '2030-13-01T10:00:00Z',
+    '2030-00-10T10:00:00Z',
+    '2030-03-00T10:00:00Z',
+    '2030-03-01T24:00:00Z',
+    '2030-03-01T23:60:00Z',
+    '2030-03-01T23:59:60Z',
+    '2030-03-01T10:00:00+24:00',
+    '2030-03-01T10:00:00+01:60',
+    '2030-03-01T10:00:00.Z',
+    '0099-03-01T10:00:00Z',
+    '+02030-03-01T10:00:00Z',
+  ]) {
+    invalidMessage(t, { startsAt }, /^\$\.startsAt must be an RFC 3339 date-time with a time zone that exists in the calendar/);
+  }
+  invalidMessage(t, { validUntil: '2030-02-31T00:00:00Z' }, /^\$\.validUntil must be an RFC 3339 date-time/);
+  t.equal(parseSetSchedule(body({ startsAt: '2028-02-29T23:30:00.123456789-01:30' }), NOW).startsAt, '2028-03-01T01:00:00.123Z', 'a leap day, a fraction, an offset');
+  t.equal(parseSetSchedule(body({ startsAt: '2030-03-01t10:00:00z' }), NOW).startsAt, '2030-03-01T10:00:00.000Z', 'RFC 3339 allows lower case t and z');
+
+  const huge = 2 ** 53;
+  invalidMessage(t, { connectorId: huge }, /^\$\.connectorId must be a whole number from 0 to 1000 .*got 9007199254740992/);
+  invalidMessage(t, { purpose: 'default', connectorId: 1001 }, /^\$\.connectorId/);
+  invalidMessage(t, { periods: [{ startOffsetS: 0, limit: 16 }, { startOffsetS: huge, limit: 8 }] }, /^\$\.periods\[1\]\.startOffsetS .*at most 31622400 \(366 days\)/);
+  invalidMessage(t, { periods: [{ startOffsetS: 0, limit: 16 }, { startOffsetS: 366 * 86400 + 1, limit: 8 }] }, /^\$\.periods\[1\]\.startOffsetS/);
+  t.equal(parseSetSchedule(body({ periods: [{ startOffsetS: 0, limit: 16 }, { startOffsetS: 366 * 86400, limit: 8 }] }), NOW).periods.length, 2, '366 days is the last start');
+  invalidMessage(t, { startsAt: '2025-03-02T00:00:00Z', recurrency: 'weekly', periods: [{ startOffsetS: 0, limit: 16 }, { startOffsetS: 604800, limit: 8 }] }, /^\$\.periods\[1\]\.startOffsetS .*below 604800/);
+  invalidMessage(t, { periods: [{ startOffsetS: 0, limit: 1e300 }] }, /^\$\.periods\[0\]\.limit must be a number from 0 to 3000 A, got 1e\+300/);
+  invalidMessage(t, { periods: [{ startOffsetS: 0, limit: 3000.1 }] }, /^\$\.periods\[0\]\.limit must be a number from 0 to 3000 A/);
+  invalidMessage(t, { unit: 'W', periods: [{ startOffsetS: 0, limit: 3_750_000.1 }] }, /^\$\.periods\[0\]\.limit must be a number from 0 to 3750000 W/);
+  invalidMessage(t, { periods: [{ startOffsetS: 0, limit: 0.1 + 0.2 }] }, /more than one decimal/);
+  invalidMessage(t, { periods: [{ startOffsetS: 0, limit: 16, phases: 2 ** 40 }] }, /^\$\.periods\[0\]\.phases must be 1, 2 or 3/);
+  invalidMessage(t, { periods: Array.from({ length: 1025 }, (_, i) => ({ startOffsetS: i, limit: 16 })) }, /^\$\.periods holds 1025 entries, at most 1024/);
+  invalidMessage(t, { scheduleId: 'x'.repeat(129) }, /^\$\.scheduleId is longer than 128/);
+  const edge = parseSetSchedule(body({ unit: 'W', periods: [{ startOffsetS: 0, limit: 3_750_000 }, { startOffsetS: 60, limit: 0 }, { startOffsetS: 120, limit: 7400.5 }] }), NOW);
+  t.same(edge.periods.map((period) => period.limit), [3_750_000, 0, 7400.5], 'the bounds themselves and one decimal pass');
+});
+
+t.test('the schema check of what is sent: 32-bit integers and real dates, whatever the caller', async (t) => {
+  const payload = (connectorId: number, startSchedule: string): unknown => ({
+    connectorId,
+    csChargingProfiles: {
+      chargingProfileId: 1,
+      stackLevel: 0,
+      chargingProfilePurpose: 'TxDefaultProfile',
+      chargingProfileKind: 'Absolute',
+      chargingSchedule: { chargingRateUnit: 'A', chargingSchedulePeriod: [{ startPeriod: 0, limit: 16 }], startSchedule },
+    },
+  });
+  t.same(requestProblems('ocpp1.6', 'SetChargingProfile', payload(2_147_483_647, '2030-03-01T00:00:00Z')), [], 'int32 max, a real date');
+  t.match(requestProblems('ocpp1.6', 'SetChargingProfile', payload(2 ** 53, '2030-03-01T00:00:00Z')).join(' '), /\/connectorId must be <= 2147483647/);
+  t.match(requestProblems('ocpp1.6', 'SetChargingProfile', payload(1, '2030-02-31T00:00:00Z')).join(' '), /startSchedule must match format "date-time"/);
+  t.match(requestProblems('ocpp2.0.1', 'ClearChargingProfile', { chargingProfileId: -(2 ** 31) - 1 }).join(' '), /chargingProfileId must be >= -2147483648/);
+  t.throws(() => setChargingProfileCall('ocpp2.0.1', spec({ periods: [{ startOffsetS: 0, limit: 16 }, { startOffsetS: 2 ** 31, limit: 8 }] }), identity), ProfileConversionError, 'a spec built by hand cannot slip an int64 past the check either');
 });
 
 t.test('clear-schedule body', async (t) => {
   t.equal(parseClearSchedule({ id: 'c2', scheduleId: 's1' }), 's1');
   t.throws(() => parseClearSchedule({ id: 'c2' }), { ackCode: 'invalid_argument', message: /scheduleId/ });
-  t.throws(() => parseClearSchedule({ id: 'c2', scheduleId: 's1', stationId: 'x' }), { ackCode: 'invalid_argument', message: /unknown field stationId/ });
+  t.throws(() => parseClearSchedule({ id: 'c2', scheduleId: 's1', stationId: 'x' }), { ackCode: 'invalid_argument', message: /unknown field \$\.stationId/ });
 });
 
 function spec(overrides: Partial<ScheduleSpec> = {}): ScheduleSpec {

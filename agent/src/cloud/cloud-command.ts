@@ -25,6 +25,7 @@ export type CommandErrorCode =
   | 'malformed_command'
   | 'unknown_command'
   | 'invalid_argument'
+  | 'invalid_response_topic'
   | 'unknown_station'
   | 'unknown_schedule'
   | 'station_error'

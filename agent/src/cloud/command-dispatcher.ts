@@ -1,9 +1,15 @@
 import { describeError } from '../errors.js';
 import { isStorageUnavailable } from '../store/storage-unavailable.js';
 import type { Logger } from '../util/logger.js';
-import { CommandError, type CloudCommand, type CommandHandler } from './cloud-command.js';
+import { CommandError, type CloudCommand, type CommandErrorCode, type CommandHandler } from './cloud-command.js';
 import { errorAck, okAck, type CommandAck } from './command-ack.js';
 import type { CommandLog } from './command-log.js';
+
+/** Why a command is answered with an error without being run (e.g. its response topic cannot be used). */
+export interface CommandRefusal {
+  readonly code: CommandErrorCode;
+  readonly message: string;
+}
 
 export interface CommandDispatcherOptions {
   readonly log: CommandLog;
@@ -52,16 +58,28 @@ export class CommandDispatcher {
     return [...this.handlers.keys()].sort();
   }
 
-  /** Handle the payload of `P/cmd/<name>`; resolves with the ack to publish. */
-  dispatch(name: string, payload: Buffer | string): Promise<CommandAck> {
+  /**
+   * Handle the payload of `P/cmd/<name>`; resolves with the ack to publish.
+   * With `refusal` the command is not run (nor looked up in or recorded to
+   * the command log): it is answered with that error, under the id read from
+   * the payload, in its turn so acks keep the order of the commands.
+   */
+  dispatch(name: string, payload: Buffer | string, refusal?: CommandRefusal): Promise<CommandAck> {
     const receivedAt = this.now();
-    const turn = this.queue.then(() => this.handle(name, payload, receivedAt));
+    const turn = this.queue.then(() => (refusal === undefined ? this.handle(name, payload, receivedAt) : this.refuse(name, payload, refusal)));
     // The chain must survive anything: handle() does not reject, but keep the queue alive regardless.
     this.queue = turn.catch(() => undefined);
     return turn.catch((error: unknown) => {
       this.logger.error({ err: error, command: name }, 'command dispatch failed');
       return errorAck(null, name, 'internal_error', 'internal error; see the gateway log');
     });
+  }
+
+  private refuse(name: string, payload: Buffer | string, refusal: CommandRefusal): Promise<CommandAck> {
+    const parsed = readCommand(name, payload);
+    const id = 'command' in parsed ? parsed.command.id : null;
+    this.logger.warn({ command: name, commandId: id, code: refusal.code, reason: refusal.message }, 'cloud command refused, not executed');
+    return Promise.resolve(errorAck(id, name, refusal.code, refusal.message));
   }
 
   private async handle(name: string, payload: Buffer | string, receivedAt: Date): Promise<CommandAck> {

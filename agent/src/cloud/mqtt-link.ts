@@ -8,6 +8,7 @@ import type { CommandDispatcher } from './command-dispatcher.js';
 import { CloudTopics } from './cloud-topics.js';
 import type { DurableOutbox } from './durable-outbox.js';
 import { ReconnectBackoff, type BackoffOptions } from './reconnect-backoff.js';
+import { responseTopicProblem } from './response-topic.js';
 
 export interface MqttLinkOptions {
   readonly config: MqttConfig;
@@ -311,12 +312,17 @@ export class MqttLink {
     }
     const responseTopic = packet.properties?.responseTopic;
     const correlationData = packet.properties?.correlationData;
-    const reply = responseTopic ? { topic: responseTopic, ...(correlationData ? { correlationData } : {}) } : undefined;
+    // A bad response topic (a wildcard makes the broker disconnect us) is
+    // never published to: the command is refused on P/ack alone, not run.
+    const problem = responseTopic === undefined ? undefined : responseTopicProblem(responseTopic, this.topics);
+    // P/ack itself as response topic: the ack goes there once, with the correlation data.
+    const reply = responseTopic === undefined || problem !== undefined ? undefined : { topic: responseTopic, ...(correlationData ? { correlationData } : {}) };
+    const refusal = problem === undefined ? undefined : { code: 'invalid_response_topic' as const, message: `${problem}; the command was not executed` };
     // The PUBACK goes out now and the command runs afterwards: MQTT.js reads
     // packets one at a time, and holding it back would also hold back every
     // PUBACK of our own events behind a slow station. A command lost to a
     // crash in between is retried by the cloud with the same id.
-    void this.options.commands.dispatch(name, payload).then((ack) => this.sendAck(ack, reply));
+    void this.options.commands.dispatch(name, payload, refusal).then((ack) => this.sendAck(ack, reply));
   }
 
   private sendAck(ack: CommandAck, reply: ReplyTo | undefined): void {
@@ -334,7 +340,7 @@ export class MqttLink {
     const warn = (topic: string) => (error?: Error) => {
       if (error) this.logger.warn({ err: error, topic, commandId: ack.id }, 'could not publish a command ack');
     };
-    connection.client.publish(this.topics.ack, body, { qos: 1 }, warn(this.topics.ack));
+    if (reply?.topic !== this.topics.ack) connection.client.publish(this.topics.ack, body, { qos: 1 }, warn(this.topics.ack));
     if (reply !== undefined) {
       const properties = reply.correlationData ? { correlationData: reply.correlationData } : {};
       connection.client.publish(reply.topic, body, { qos: 1, properties }, warn(reply.topic));

@@ -1,6 +1,8 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { DriverImportError, type DriverListProblem } from '../drivers/driver-import-error.js';
 import { parseDriverCsvText, validateDriverEntries, type DriverEntry, type DriverList } from '../drivers/driver-csv.js';
-import { importDrivers, readDriverListMeta } from '../drivers/driver-list-store.js';
+import { readDriverListMeta } from '../drivers/driver-list-store.js';
+import { replaceDriverListInChunks } from '../drivers/staged-driver-import.js';
 import type { SqliteDatabase } from '../store/gateway-store.js';
 import type { Logger } from '../util/logger.js';
 import { CommandError, type CloudCommand, type CommandHandler } from './cloud-command.js';
@@ -11,8 +13,9 @@ const PROBLEMS_IN_MESSAGE = 5;
 /**
  * `replace-drivers` (docs/cloud.md "Commands"): `{"id","version","drivers":[{"email",
  * "badgeIds":[...]}]}` or `{"id","version","csv":"..."}`. The list goes
- * through the same rules and the same importer as `pleevi-edge drivers
- * import` (docs/drivers.md), in replace mode. A version not newer than the
+ * through the same rules as `pleevi-edge drivers import` (docs/drivers.md)
+ * and replaces the whole list, all or nothing, written in chunks so the
+ * relay is not stalled (staged-driver-import.ts). A version not newer than the
  * stored one is ignored, so a late redelivery of an old list never undoes a
  * newer one. `drivers: []` is accepted and empties the list: unlike an empty
  * CSV file, which is usually a mistake, it can only be sent on purpose.
@@ -23,6 +26,8 @@ export class ReplaceDriversCommand implements CommandHandler {
   constructor(
     private readonly db: SqliteDatabase,
     private readonly logger: Logger,
+    /** Drivers per write transaction; the default suits the daemon. */
+    private readonly chunkDrivers?: number,
   ) {}
 
   async execute(command: CloudCommand): Promise<unknown> {
@@ -33,8 +38,12 @@ export class ReplaceDriversCommand implements CommandHandler {
     if ((drivers === undefined) === (csv === undefined)) {
       throw new CommandError('invalid_argument', 'give exactly one of "drivers" (a list) or "csv" (the CSV text)');
     }
+    // The command's JSON was parsed in the turn that received it; the list is
+    // checked in the next one and written in chunks after that, so stations
+    // are relayed in between (staged-driver-import.ts).
+    await nextTurn();
     const list = csv !== undefined ? fromCsv(csv) : fromEntries(drivers);
-    const result = importDrivers(this.db, list.rows, { mode: 'replace', version, source: 'cloud' });
+    const result = await replaceDriverListInChunks(this.db, list.rows, { version, source: 'cloud', ...(this.chunkDrivers === undefined ? {} : { chunkDrivers: this.chunkDrivers }) });
     if (result.staleVersion) {
       const storedVersion = readDriverListMeta(this.db)?.version ?? null;
       this.logger.info({ version, storedVersion }, 'replace-drivers ignored: version not newer than the stored list');

@@ -1,11 +1,15 @@
 import { createRequire } from 'node:module';
 import { Ajv, type AnySchemaObject, type ValidateFunction } from 'ajv';
+import { withInt32Bounds } from './ocpp-integer-bounds.js';
+import { isRfc3339DateTime } from './rfc3339-date-time.js';
 
 /**
  * The official OCPP JSON schemas (as bundled by ocpp-rpc, the same files its
- * strict mode checks against) for what the gateway itself sends: the
- * gateway's own calls are validated before they go out, so a station never
- * answers them with a FormatViolation (docs/ocpp-notes.md "The gateway's own calls").
+ * strict mode checks against) for what the gateway itself sends: its own
+ * calls are validated before they go out, so a station never answers them
+ * with a FormatViolation (docs/ocpp-notes.md "The gateway's own calls"). Two
+ * checks are added to the files: integers are 32-bit (ocpp-integer-bounds.ts)
+ * and a date-time is a real date (rfc3339-date-time.ts).
  *
  * Each version's file is an array of schemas keyed by `$id`: `urn:<Action>.req`
  * for 1.6 and 2.0.1, `urn:<Action>Request` for 2.1. The ids repeat across
@@ -24,9 +28,6 @@ const SCHEMA_SETS: Readonly<Record<string, SchemaSet>> = {
   'ocpp2.0.1': { file: 'ocpp-rpc/lib/schemas/ocpp2_0_1.json', requestId: (action) => `urn:${action}.req` },
   'ocpp2.1': { file: 'ocpp-rpc/lib/schemas/ocpp2_1.json', requestId: (action) => `urn:${action}Request` },
 };
-
-/** RFC 3339 `date-time`, as ajv-formats checks it for ocpp-rpc (a full date, a time, an explicit offset). */
-const DATE_TIME = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/i;
 
 const require = createRequire(import.meta.url);
 const instances = new Map<string, Ajv>();
@@ -50,12 +51,13 @@ function validatorFor(set: SchemaSet, action: string): ValidateFunction {
     // strict off: the official files carry annotations (`comment`, `javaType`) ajv does not know.
     // multipleOfPrecision: the 1.6 `limit` is `multipleOf 0.1`, and 16.3 / 0.1 is not an integer in floating point.
     ajv = new Ajv({ strict: false, allErrors: true, multipleOfPrecision: 6 });
-    ajv.addFormat('date-time', { type: 'string', validate: (value: string) => DATE_TIME.test(value) && !Number.isNaN(Date.parse(value)) });
+    // Stricter than ajv-formats (which ocpp-rpc uses): no 2030-02-31, see rfc3339-date-time.ts.
+    ajv.addFormat('date-time', { type: 'string', validate: isRfc3339DateTime });
     for (const schema of require(set.file) as AnySchemaObject[]) {
       // ajv 8 resolves `$id`s with fast-uri, which refuses `urn:X.req` (an URN without a namespace id);
       // the schemas only refer inside themselves (`#/definitions/...`), so they are keyed by name instead.
       const { $id, ...body } = schema;
-      if (typeof $id === 'string') ajv.addSchema(body, schemaKey($id));
+      if (typeof $id === 'string') ajv.addSchema(withInt32Bounds(body), schemaKey($id));
     }
     instances.set(set.file, ajv);
   }

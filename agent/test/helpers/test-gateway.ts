@@ -31,6 +31,8 @@ export interface TestGatewayOptions {
   readonly maxDeferredFrames?: GatewayDeps['maxDeferredFrames'];
   readonly handshakeTimeoutMs?: GatewayDeps['handshakeTimeoutMs'];
   readonly localAnswerers?: GatewayDeps['localAnswerers'];
+  /** A cloud link (e.g. to a test mosquitto); none by default. */
+  readonly mqtt?: GatewayConfig['mqtt'];
 }
 
 /**
@@ -64,6 +66,7 @@ export async function startTestGateway(t: Test, options: TestGatewayOptions): Pr
     smartCharging: { profileIdBase: 900000, stackLevel: 8, callTimeoutMs: options.callTimeoutMs ?? 5000 },
     admin: { socket: join(dataDir, 'admin.sock') },
     log: { level: 'silent' },
+    ...(options.mqtt ? { mqtt: options.mqtt } : {}),
   };
   const level = process.env.PLEEVI_TEST_LOG;
   const logger = options.logger ?? createLogger(level === 'debug' || level === 'info' || level === 'warn' ? level : 'silent');
