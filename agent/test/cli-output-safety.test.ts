@@ -23,7 +23,10 @@ const ANY_CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u
 
 // Clear the screen, write "hi" to the clipboard (OSC 52, ended by BEL), fake a new table row, reverse the rest.
 const STATION_ID = 'CP\u001b[2J\u001b]52;c;aGk=\u0007\r\nEVIL\u202eX';
-const VENDOR = 'V\u001b[31mRED'; // within CiString20Type
+// Such an id is refused at the handshake (docs/station-interface.md "URL and station id"),
+// so the stations below connect with a plain id and carry the escapes in their other fields.
+const CONNECTED_ID = 'CP-ESC';
+const VENDOR = 'V\u001b[31mRED\r\nX'; // within CiString20Type
 const MODEL = 'M\u202elive'; // RLO
 const SERIAL = 'S\u009b2J'; // C1 CSI
 const FIRMWARE = '1.0\u0007\u2066';
@@ -75,7 +78,7 @@ t.test('stations and sessions: peer text is shown escaped; --json is the exact v
   t.teardown(() => cpms.close());
   const { configPath, dataDir } = site(t, cpms.url);
   const gateway = await startTestGateway(t, { upstreamUrl: cpms.url, dataDir });
-  const station = await connectStation({ endpoint: stationEndpoint(gateway), identity: STATION_ID });
+  const station = await connectStation({ endpoint: stationEndpoint(gateway), identity: CONNECTED_ID });
   t.teardown(() => station.close({ force: true }));
   await station.call('BootNotification', { chargePointVendor: VENDOR, chargePointModel: MODEL, chargePointSerialNumber: SERIAL, firmwareVersion: FIRMWARE });
   await station.call('StatusNotification', { connectorId: 1, status: 'Charging', errorCode: 'NoError', info: INFO });
@@ -84,26 +87,26 @@ t.test('stations and sessions: peer text is shown escaped; --json is the exact v
   const stations = await cli(t, ['stations', '--config', configPath]);
   t.notMatch(stations, RAW_CONTROL, 'no raw control or bidi character reaches the terminal');
   const stationLines = stations.split('\n').filter((line) => line !== '');
-  t.equal(stationLines.length, 2, 'a header and one row: the CR LF in the id fakes no row');
-  t.match(stationLines[1], /^CP\\x1b\[2J\\x1b\]52;c;aGk=\\x07\\x0d\\x0aEVIL\\u202eX\s+ocpp1\.6\s+V\\x1b\[31mRED\s+M\\u202elive\s+S\\x9b2J\s+1\.0\\x07\\u2066\s/);
+  t.equal(stationLines.length, 2, 'a header and one row: the CR LF in the vendor fakes no row');
+  t.match(stationLines[1], /^CP-ESC\s+ocpp1\.6\s+V\\x1b\[31mRED\\x0d\\x0aX\s+M\\u202elive\s+S\\x9b2J\s+1\.0\\x07\\u2066\s/);
 
   const sessions = await cli(t, ['sessions', '--config', configPath]);
   t.notMatch(sessions, RAW_CONTROL);
   const sessionLines = sessions.split('\n').filter((line) => line !== '');
   t.equal(sessionLines.length, 2);
-  t.match(sessionLines[1], /^CP\\x1b\[2J\\x1b\]52;c;aGk=\\x07\\x0d\\x0aEVIL\\u202eX\s+7\s+1\s+\\x1b\]52;c;aGk=\\x07\s+unknown badge\s/);
+  t.match(sessionLines[1], /^CP-ESC\s+7\s+1\s+\\x1b\]52;c;aGk=\\x07\s+unknown badge\s/);
 
   const stationsJson = await cli(t, ['stations', '--json', '--config', configPath]);
   t.notMatch(stationsJson, RAW_CONTROL, 'JSON escapes C0 itself; C1 and bidi are written as \\u escapes too');
   t.match(stationsJson, /"model": "M\\u202elive"/);
   t.match(stationsJson, /"serialNumber": "S\\u009b2J"/);
   t.match(JSON.parse(stationsJson), [
-    { stationId: STATION_ID, vendor: VENDOR, model: MODEL, serialNumber: SERIAL, firmwareVersion: FIRMWARE, connectors: [{ connectorId: 1, info: INFO }] },
+    { stationId: CONNECTED_ID, vendor: VENDOR, model: MODEL, serialNumber: SERIAL, firmwareVersion: FIRMWARE, connectors: [{ connectorId: 1, info: INFO }] },
   ], 'parsed back: the exact values');
 
   const sessionsJson = await cli(t, ['sessions', '--json', '--config', configPath]);
   t.notMatch(sessionsJson, RAW_CONTROL);
-  t.match(JSON.parse(sessionsJson), [{ stationId: STATION_ID, transactionId: '7', idTag: BADGE }]);
+  t.match(JSON.parse(sessionsJson), [{ stationId: CONNECTED_ID, transactionId: '7', idTag: BADGE }]);
 });
 
 t.test('status: the connected station and its events are shown escaped; --json is exact', async (t) => {
@@ -119,19 +122,18 @@ t.test('status: the connected station and its events are shown escaped; --json i
   const gateway = await startTestGateway(t, { upstreamUrl: cpms.url, dataDir });
   const admin = await startAdminServer(socket, new Map([['/v1/status', () => gateway.status()]]), createLogger('silent'));
   t.teardown(() => admin.close());
-  const station = await connectStation({ endpoint: stationEndpoint(gateway), identity: STATION_ID });
+  const station = await connectStation({ endpoint: stationEndpoint(gateway), identity: CONNECTED_ID });
   t.teardown(() => station.close({ force: true }));
   await station.call('StartTransaction', { connectorId: 1, idTag: BADGE, meterStart: 0, timestamp: '2025-05-01T09:00:00Z' });
 
   const status = await cli(t, ['status', '--config', configPath]);
   t.notMatch(status, RAW_CONTROL, 'no raw control or bidi character reaches the terminal');
-  t.match(status, /\nCP\\x1b\[2J\\x1b\]52;c;aGk=\\x07\\x0d\\x0aEVIL\\u202eX\s+ocpp1\.6\s+open\s/, 'the station row');
-  t.match(status, /\n\s+session\s+started\s+CP\\x1b\[2J\\x1b\]52;c;aGk=\\x07\\x0d\\x0aEVIL\\u202eX\s+tx 8 badge \\x1b\]52;c;aGk=\\x07 driver unknown\n/, 'the session event line');
-  t.notMatch(status, /\nEVIL/, 'no line starts with the text after the CR LF');
+  t.match(status, /\nCP-ESC\s+ocpp1\.6\s+open\s/, 'the station row');
+  t.match(status, /\n\s+session\s+started\s+CP-ESC\s+tx 8 badge \\x1b\]52;c;aGk=\\x07 driver unknown\n/, 'the session event line');
 
   const json = await cli(t, ['status', '--json', '--config', configPath]);
   t.notMatch(json, RAW_CONTROL);
-  t.match(JSON.parse(json), { stations: [{ stationId: STATION_ID }], recentEvents: [{ topic: 'station' }, { topic: 'session', payload: { stationId: STATION_ID, idTag: BADGE } }] });
+  t.match(JSON.parse(json), { stations: [{ stationId: CONNECTED_ID }], recentEvents: [{ topic: 'station' }, { topic: 'session', payload: { stationId: CONNECTED_ID, idTag: BADGE } }] });
 });
 
 t.test('drivers import: a refused field is quoted escaped; emails and badges with control or bidi characters are refused', async (t) => {

@@ -86,6 +86,7 @@ t.test('a minimal config gets every default', async (t) => {
       tls: {},
       connectTimeoutMs: 10_000,
       outageGraceMs: 15_000,
+      maxConcurrentHandshakes: 64,
       permessageDeflate: true,
     },
     stations: { allowUnknown: true, list: [] },
@@ -241,7 +242,7 @@ t.test('every problem is reported at once, in file order, with its path', async 
     /allowUnknown: must be boolean/,
     /list\[0\]: set either password or passwordHash, not both/,
     /passwordHash: must be scrypt\$N\$r\$p\$salt\$hash/,
-    /list\[1\]\.id: must be 1 to 48 characters without ':'/,
+    /list\[1\]\.id: must be 1 to 48 characters of A-Z a-z 0-9 \* - _ = \+ \| @ \. and not only dots/,
     /username: is required when password is set/,
     /list\[2\]\.id: must be 1 to 48 characters/,
     /list\[3\]\.id: duplicate station id "CP-1" \(first at \$\.stations\.list\[0\]\.id\)/,
@@ -428,4 +429,12 @@ t.test('pleevi-edge config check as a process', async (t) => {
   const usage = await runCli(['config', 'check', '--verbose'], { env: {} });
   t.equal(usage.code, 2);
   t.match(usage.stderr, /Usage: pleevi-edge config check/);
+});
+
+t.test('issue 8.5: a listed station id the listener would refuse is a config problem', async (t) => {
+  for (const id of ['.', '..', 'CP/1', 'CP 1', 'é', 'a\u0000b']) {
+    const error = t.throws(() => parseConfig({ ...minimal, stations: { list: [{ id }] } }, { baseDir: '/', env: {} })) as ConfigError;
+    t.match(error.problems, [{ path: '$.stations.list[0].id', message: /not only dots/ }], `${JSON.stringify(id)} is refused`);
+  }
+  t.doesNotThrow(() => parseConfig({ ...minimal, stations: { list: [{ id: 'EVB-P2047116.2' }, { id: 'a*b|c@d=e+f' }] } }, { baseDir: '/', env: {} }), 'real ids pass');
 });

@@ -23,9 +23,11 @@ import { connectStation, startCpms, type RpcPeer } from './helpers/ocpp-peers.js
 import { startTestGateway, stationEndpoint } from './helpers/test-gateway.js';
 import { waitUntil } from './helpers/wait-until.js';
 
-const DRIVERS = 100_000;
+// 30 chunks: enough to see frames relayed between them; the 100,000-driver
+// figures in docs/drivers.md were measured with this test at DRIVERS=100_000.
+const DRIVERS = Number(process.env.PLEEVI_IMPORT_DRIVERS ?? 30_000);
 
-t.test('replace-drivers with 100,000 drivers: stations keep being relayed during the import', { skip: MOSQUITTO_MISSING }, async (t) => {
+t.test('replace-drivers with a large list: stations keep being relayed during the import', { skip: MOSQUITTO_MISSING }, async (t) => {
   const broker = await startMosquitto(t);
   const dataDir = t.testdir();
   // The old list: one driver, whose badge must stay visible until the swap and vanish with it.
@@ -74,7 +76,8 @@ t.test('replace-drivers with 100,000 drivers: stations keep being relayed during
     seen.push({ staged, oldBadge: badge('OLD-BADGE'), newBadge: badge(newBadge) });
   }
 
-  const station = await connectStation({ endpoint: stationEndpoint(gateway), identity: 'CP-1', protocols: ['ocpp1.6'] });
+  // A generous call timeout: the assertion is about frames relayed between chunks, not about how long one waited.
+  const station = await connectStation({ endpoint: stationEndpoint(gateway), identity: 'CP-1', protocols: ['ocpp1.6'], callTimeoutMs: 60_000 });
   t.teardown(() => station.close({ force: true }));
   let beating = true;
   const heartbeatLoop = (async () => {
