@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import forge from 'node-forge';
@@ -356,6 +356,35 @@ t.test('file-level failures: missing, a directory, bad JSON, a byte-order mark',
     problemsOf(() => loadConfig(join(dir, 'array.json'), {})),
     [{ path: '$', message: 'must be object' }],
   );
+});
+
+t.test('something other than a socket at admin.socket is a problem: the daemon would have to delete it', async (t) => {
+  const dir = t.testdir({ data: { 'pleevi-edge.db': 'precious bytes', 'admin.sock': { 'nested.txt': 'a folder' } }, 'target.txt': 'precious too' });
+  const database = join(dir, 'data', 'pleevi-edge.db');
+  t.same(
+    problemsOf(() => parseConfig({ ...minimal, dataDir: 'data', admin: { socket: 'data/pleevi-edge.db' } }, { baseDir: dir, env: {} })),
+    [{ path: '$.admin.socket', message: `${database} is a regular file, not a unix socket; the daemon will not delete it to listen there: set admin.socket to a free path` }],
+    'admin.socket pointed at the database',
+  );
+  t.same(
+    problemsOf(() => parseConfig({ ...minimal, dataDir: 'data' }, { baseDir: dir, env: {} })),
+    [{ path: '$.admin.socket', message: `${join(dir, 'data', 'admin.sock')} (the default admin.socket) is a folder, not a unix socket; the daemon will not delete it to listen there: set admin.socket to a free path` }],
+    'the default path, in dataDir',
+  );
+  symlinkSync(join(dir, 'target.txt'), join(dir, 'link.sock'));
+  t.match(
+    problemsOf(() => parseConfig({ ...minimal, admin: { socket: 'link.sock' } }, { baseDir: dir, env: {} })),
+    [{ path: '$.admin.socket', message: /link\.sock is a symbolic link, not a unix socket/ }],
+    'a symlink is not followed',
+  );
+  t.equal(parseConfig({ ...minimal, admin: { socket: 'free.sock' } }, { baseDir: dir, env: {} }).admin.socket, join(dir, 'free.sock'), 'a free path is fine');
+
+  const configPath = join(dir, 'config.json');
+  writeFileSync(configPath, JSON.stringify({ ...minimal, dataDir: 'data', admin: { socket: 'data/pleevi-edge.db' } }));
+  const check = captureIo();
+  t.equal(await configCheckCommand(['--config', configPath], check.io), 2, 'config check exits 2');
+  t.match(check.stderr(), `\n  $.admin.socket: ${database} is a regular file, not a unix socket`);
+  t.equal(readFileSync(database, 'utf8'), 'precious bytes');
 });
 
 t.test('config check in-process', async (t) => {
