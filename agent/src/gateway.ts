@@ -255,7 +255,7 @@ export class Gateway {
       cloudLink: this.cloud ? this.cloud.link.status() : this.config.mqtt ? 'off (running on an in-memory copy of the database)' : 'none (no mqtt configured: the gateway runs without a cloud link)',
       stations,
       storage: { state: this.storageMode === 'memory' ? 'memory' : this.sessions.deferredFrames > 0 ? 'unavailable' : 'ok', waitingFrames: this.sessions.deferredFrames },
-      counters: { ...this.metrics.snapshot(), ...this.sessions.counters.snapshot(), observerFailures: this.pipeline.observerFailures, stationsConnected: stations.length },
+      counters: { ...this.metrics.snapshot(), ...this.sessions.counters.snapshot(), ...this.storeCounters(), observerFailures: this.pipeline.observerFailures, stationsConnected: stations.length },
       recentEvents: this.recentEvents.list().slice(-20),
     };
   }
@@ -266,8 +266,14 @@ export class Gateway {
       stationsConnected: this.listener.links.size,
       ...this.metrics.snapshot(),
       ...this.sessions.counters.snapshot(),
+      ...this.storeCounters(),
       observerFailures: this.pipeline.observerFailures,
     };
+  }
+
+  /** Writes and reads of the store that failed without stopping the relay. */
+  private storeCounters(): Record<string, number> {
+    return { scheduleEventsFailed: this.schedules.failedReports };
   }
 
   async close(): Promise<void> {

@@ -327,3 +327,60 @@ t.test('the database locked by another process (a long CLI import): the bookkeep
   t.same(events.sessionEvents().map((event) => event.event), ['started', 'ended']);
   t.match(new SessionRecords(gateway.store).list(), [{ transactionId: '100', driverEmail: 'alice@example.com', state: 'ended' }]);
 });
+
+t.test('a waiting schedule event that fails for another reason than the storage is logged, counted and dropped; the events behind it are written', async (t) => {
+  const cpms = await startCpms({
+    protocols: ['ocpp1.6'],
+    onClient: (client: RpcPeer) => client.handle('BootNotification', () => ({ status: 'Accepted', currentTime: new Date().toISOString(), interval: 300 })),
+  });
+  t.teardown(() => cpms.close());
+  const dataDir = t.testdir();
+  const events = new RecentEvents();
+  const logs: string[] = [];
+  const gateway = await startTestGateway(t, {
+    upstreamUrl: cpms.url,
+    dataDir,
+    events,
+    logger: createLogger('debug', { write: (line: string) => void logs.push(line) }),
+    storageRetryMs: 50,
+    scheduleSettleMs: 100,
+  });
+  const [setSchedule] = scheduleCommandHandlers(gateway.schedules);
+  let profilesSet = 0;
+  const connect = async (): Promise<RpcPeer> => {
+    const peer = await connectStation({ endpoint: stationEndpoint(gateway), identity: 'CP-JAM', protocols: ['ocpp1.6'] });
+    t.teardown(() => peer.close({ force: true }));
+    peer.handle('SetChargingProfile', () => {
+      profilesSet += 1;
+      return { status: 'Accepted' };
+    });
+    return peer;
+  };
+  const first = await connect();
+  for (const [scheduleId, connectorId, purpose] of [['bad', 0, 'max'], ['good', 1, 'default']] as const) {
+    const body = { id: `cmd-${scheduleId}`, scheduleId, stationId: 'CP-JAM', connectorId, purpose, unit: 'A', periods: [{ startOffsetS: 0, limit: 16 }] };
+    t.match(await setSchedule?.execute({ id: body.id, name: 'set-schedule', body }), { state: 'applied' });
+  }
+
+  // Another process holds the write lock (the storage is unavailable) and,
+  // in the same transaction, adds a rule that the first event will break:
+  // a constraint violation, which no retry can fix.
+  const other = openStore(dataDir);
+  t.teardown(() => other.close());
+  other.exec('BEGIN IMMEDIATE');
+  other.exec("CREATE TRIGGER refuse_bad BEFORE UPDATE ON schedules WHEN OLD.schedule_id = 'bad' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+  await first.close({ force: true });
+  await connect();
+  const reappliedLogged = (): number => logs.filter((line) => line.includes('"msg":"schedule event"') && line.includes('"event":"reapplied"')).length;
+  await waitUntil(() => reappliedLogged() === 2, 'both schedules re-applied and their events waiting');
+  t.equal(profilesSet, 4);
+  const scheduleEvents = (): string[] => events.list().flatMap((event) => (event.topic === 'schedule' ? [`${event.payload.scheduleId} ${event.payload.event}`] : []));
+  t.same(scheduleEvents(), [], 'nothing written while the lock is held');
+
+  other.exec('COMMIT');
+  await waitUntil(() => scheduleEvents().length === 1, 'the event behind the failed one is written');
+  t.same(scheduleEvents(), ['good reapplied']);
+  t.equal(gateway.status().counters.scheduleEventsFailed, 1, 'counted in status');
+  const failure = logs.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === 'a waiting write failed for another reason than the storage; it is dropped and the writes behind it go on');
+  t.match(failure, { level: 'error', stationId: 'CP-JAM', what: 'schedule reapplied', err: { code: 'SQLITE_CONSTRAINT_TRIGGER' } });
+});
