@@ -5,7 +5,7 @@
  * is back. Needs root to mount the tmpfs (CI runs as root).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -383,4 +383,55 @@ t.test('a waiting schedule event that fails for another reason than the storage 
   t.equal(gateway.status().counters.scheduleEventsFailed, 1, 'counted in status');
   const failure = logs.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === 'a waiting write failed for another reason than the storage; it is dropped and the writes behind it go on');
   t.match(failure, { level: 'error', stationId: 'CP-JAM', what: 'schedule reapplied', err: { code: 'SQLITE_CONSTRAINT_TRIGGER' } });
+});
+
+t.test('a full disk and a database file that cannot be copied (over 2 GiB): said at start, every Invalid answer counted and logged at most once a minute; the CLI fails instead of listing nothing', async (t) => {
+  const disk = mountSmallDisk(t, DISK_BYTES);
+  if (!disk) {
+    t.plan(0, 'mounting a tmpfs needs root');
+    return;
+  }
+  const earlier = openStore(disk.path);
+  importDrivers(earlier, parseDriverCsvText('email;badge\nalice@example.com;04A2B3C4\n').rows, { mode: 'replace', source: 'test' });
+  earlier.close();
+  // A sparse file: past 2 GiB Node cannot read it into one buffer, and it costs no space on the small disk.
+  truncateSync(join(disk.path, 'pleevi-edge.db'), 3 * 1024 ** 3);
+  disk.fill();
+
+  const cpms = await startCpms({ onClient: (client: RpcPeer) => client.handle('Authorize', () => ({ idTagInfo: { status: 'Accepted' } })) });
+  t.teardown(() => cpms.close());
+  const logs: string[] = [];
+  const gateway = await startTestGateway(t, {
+    upstreamUrl: cpms.url,
+    dataDir: disk.path,
+    authorizationMode: 'local',
+    logger: createLogger('info', { write: (line: string) => void logs.push(line) }),
+  });
+  t.equal(gateway.storageMode, 'memory');
+  const lines = (): Array<Record<string, unknown>> => logs.map((line) => JSON.parse(line) as Record<string, unknown>);
+  t.match(
+    lines().find((line) => typeof line.copyFailure === 'string'),
+    {
+      level: 'error',
+      msg: 'the database file cannot be copied either: the copy is empty, without the driver list and the schedules (in local authorization mode every badge reads Invalid)',
+      copyFailure: /cannot read .*pleevi-edge\.db: File size \(3221225472\) is greater than 2 GiB/,
+      authorizationMode: 'local',
+    },
+    'the start says why the copy is empty',
+  );
+
+  const peer = await connectStation({ endpoint: stationEndpoint(gateway), identity: 'CP-NOCOPY' });
+  t.teardown(() => peer.close({ force: true }));
+  for (let i = 0; i < 3; i++) t.same(await peer.call('Authorize', { idTag: '04A2B3C4' }), { idTagInfo: { status: 'Invalid' } }, 'no list: Invalid');
+  t.equal(gateway.status().counters.authorizeWithoutDriverList, 3, 'every such answer is counted in status');
+  const answeredWithout = lines().filter((line) => typeof line.msg === 'string' && line.msg.startsWith('Authorize answered Invalid without a driver list'));
+  t.equal(answeredWithout.length, 1, 'logged once, not once per frame');
+  t.match(answeredWithout[0], { level: 'error', stationId: 'CP-NOCOPY', reason: /greater than 2 GiB/ });
+
+  const configPath = join(t.testdir(), 'config.json');
+  writeFileSync(configPath, JSON.stringify({ dataDir: disk.path, upstream: { url: cpms.url } }));
+  const listing = await runCli(['drivers', 'list', '--config', configPath]);
+  t.equal(listing.code, 1, 'drivers list fails rather than show an empty list');
+  t.match(listing.stderr, /the database cannot be opened \(.*\) and cannot be copied either: cannot read .*greater than 2 GiB \[PE_ERR_STORE\]/);
+  t.equal(listing.stdout, '');
 });
