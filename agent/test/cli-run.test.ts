@@ -2,7 +2,7 @@ import t from 'tap';
 import { CLI, ROOT, runCli, type CliRun } from './helpers/run-cli.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +27,8 @@ t.test('pleevi-edge run serves stations; status reads the live picture; SIGTERM 
       admin: { socket: join(dir, 'admin.sock') },
     }),
   );
+  // As `sudo tee` leaves it: readable by everyone, with a station password in it.
+  chmodSync(configPath, 0o644);
   const daemon: ChildProcess = spawn(process.execPath, [CLI, 'run', '--config', configPath], { cwd: ROOT });
   let log = '';
   daemon.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
@@ -36,6 +38,11 @@ t.test('pleevi-edge run serves stations; status reads the live picture; SIGTERM 
     daemon.kill('SIGKILL');
   });
   await waitUntil(() => log.includes('admin API listening'), 'the daemon is up');
+  t.match(
+    log,
+    /"level":"warn"[^\n]*"mode":"0644","readableBy":"every user on this machine","secrets":\["\$\.stations\.list\[0\]\.password"\],"fix":"sudo chown root:pleevi-edge [^"]+ && sudo chmod 640 [^"]+[^\n]*"msg":"the config file holds secrets and other users can read it"/,
+    'a world-readable config with a password is warned about at start',
+  );
 
   const before = await runCli(['status', '--json', '--config', configPath]);
   t.equal(before.code, 0, 'status exits 0');

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { startAdminServer } from '../admin/admin-server.js';
+import { configFileExposure } from '../config/config-file-exposure.js';
 import { describeError, GatewayError } from '../errors.js';
 import { Gateway } from '../gateway.js';
 import { createLogger } from '../util/logger.js';
@@ -26,6 +27,13 @@ export const runCommand: CliCommand = async (args, io) => {
   if (!config) return EXIT_USAGE;
 
   const logger = createLogger(config.log.level);
+  const exposure = configFileExposure(config);
+  if (exposure) {
+    logger.warn(
+      { config: exposure.file, mode: exposure.mode, readableBy: exposure.readableBy, secrets: exposure.secrets, fix: exposure.fix },
+      'the config file holds secrets and other users can read it',
+    );
+  }
   const gateway = await Gateway.start(config, { logger });
   let admin: Server;
   try {

@@ -15,6 +15,7 @@ import { ConfigError, type ConfigProblem } from '../errors.js';
 import { adminSocketProblems } from './config-admin-socket.js';
 import { parseJson } from './config-json.js';
 import { resolveAdminSocket, resolveDataDir } from './config-paths.js';
+import { secretPathsIn } from './config-secrets.js';
 import { dedupe, inDocumentOrder, schemaProblem } from './config-problems.js';
 import { crossFieldProblems } from './config-rules.js';
 import { describeFsError, readTlsFiles } from './config-tls-files.js';
@@ -114,6 +115,7 @@ function resolveConfig(file: ConfigFile, pem: ReadonlyMap<string, string>, optio
   const adminSocket = resolveAdminSocket(file.admin?.socket, dataDir, baseDir, env);
 
   const listen = file.listen ?? {};
+  const secrets = secretPathsIn(file);
   const stations = (file.stations?.list ?? []).map((station, index): StationConfig => {
     const path = `$.stations.list[${index}].upstream`;
     const upstream = station.upstream;
@@ -188,6 +190,7 @@ function resolveConfig(file: ConfigFile, pem: ReadonlyMap<string, string>, optio
     ...(file.provisioning !== undefined ? { provisioning: { ...file.provisioning } } : {}),
     admin: { socket: adminSocket },
     log: { level: file.log?.level ?? CONFIG_DEFAULTS.log.level },
+    ...(secrets.length > 0 ? { secretsInFile: secrets } : {}),
   };
 }
 
