@@ -99,6 +99,8 @@ export class Gateway {
   /** Smart-charging schedules from the cloud, applied through the call lane (issue 4). */
   readonly schedules: ScheduleService;
   private readonly listener: StationListener;
+  /** Answers Authorize in `authorization.mode: "local"`. */
+  private readonly authorizer: LocalAuthorizer | undefined;
   private boundPorts: { port: number; tlsPort?: number } = { port: 0 };
   readonly store: SqliteDatabase;
   /** `memory`: the database could not be opened at start; see `openStoreOrMemoryCopy`. */
@@ -160,7 +162,10 @@ export class Gateway {
     this.pipeline.add(this.schedules);
     for (const handler of scheduleCommandHandlers(this.schedules)) this.cloud?.register(handler);
     for (const observer of observers) this.pipeline.add(observer);
-    const answerers = config.authorization.mode === 'local' ? [new LocalAuthorizer(drivers, logger), ...localAnswerers] : localAnswerers;
+    // An injected directory (tests, the demo) does not come from the copy.
+    const driverListUnreadable = deps.drivers === undefined ? opened.copyFailure : undefined;
+    this.authorizer = config.authorization.mode === 'local' ? new LocalAuthorizer(drivers, logger, driverListUnreadable !== undefined ? { driverListUnreadable } : {}) : undefined;
+    const answerers = this.authorizer ? [this.authorizer, ...localAnswerers] : localAnswerers;
     this.listener = new StationListener({
       config,
       pipeline: this.pipeline,
@@ -181,7 +186,7 @@ export class Gateway {
       opened.db.close();
       throw error;
     }
-    if (opened.mode === 'memory') gateway.runOnMemoryCopy(opened.reason ?? 'unknown');
+    if (opened.mode === 'memory') gateway.runOnMemoryCopy(opened.reason ?? 'unknown', opened.copyFailure);
     gateway.schedules.start();
     gateway.cloud?.start();
     if (!config.mqtt) deps.logger.info('no mqtt configured: running without a cloud link');
@@ -208,11 +213,17 @@ export class Gateway {
     this.storageRecoveredListeners.add(listener);
   }
 
-  private runOnMemoryCopy(reason: string): void {
+  private runOnMemoryCopy(reason: string, copyFailure: string | undefined): void {
     this.logger.error(
       { reason, dataDir: this.config.dataDir, retryMs: this.storageRetryMs },
       'the database cannot be opened (disk full?): running on an in-memory copy; stations are relayed, the cloud link is off, nothing of this run is kept; tried again until it opens',
     );
+    if (copyFailure !== undefined) {
+      this.logger.error(
+        { copyFailure, authorizationMode: this.config.authorization.mode },
+        'the database file cannot be copied either: the copy is empty, without the driver list and the schedules (in local authorization mode every badge reads Invalid)',
+      );
+    }
     this.storageProbe = setInterval(() => {
       try {
         openStore(this.config.dataDir).close();
@@ -264,7 +275,7 @@ export class Gateway {
       cloudLink: this.cloud ? this.cloud.link.status() : this.config.mqtt ? 'off (running on an in-memory copy of the database)' : 'none (no mqtt configured: the gateway runs without a cloud link)',
       stations,
       storage: { state: this.storageMode === 'memory' ? 'memory' : this.sessions.deferredFrames > 0 ? 'unavailable' : 'ok', waitingFrames: this.sessions.deferredFrames },
-      counters: { ...this.metrics.snapshot(), ...this.sessions.counters.snapshot(), observerFailures: this.pipeline.observerFailures, stationsConnected: stations.length },
+      counters: { ...this.metrics.snapshot(), ...this.sessions.counters.snapshot(), ...this.storeCounters(), observerFailures: this.pipeline.observerFailures, stationsConnected: stations.length },
       recentEvents: this.recentEvents.list().slice(-20),
     };
   }
@@ -275,8 +286,14 @@ export class Gateway {
       stationsConnected: this.listener.links.size,
       ...this.metrics.snapshot(),
       ...this.sessions.counters.snapshot(),
+      ...this.storeCounters(),
       observerFailures: this.pipeline.observerFailures,
     };
+  }
+
+  /** Writes and reads of the store that failed without stopping the relay. */
+  private storeCounters(): Record<string, number> {
+    return { scheduleEventsFailed: this.schedules.failedReports, ...this.authorizer?.counters };
   }
 
   async close(): Promise<void> {

@@ -1,14 +1,13 @@
 import t from 'tap';
 import { CLI, ROOT, runCli, type CliRun } from './helpers/run-cli.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { chmodSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectStation, startCpms } from './helpers/ocpp-peers.js';
 import { waitUntil } from './helpers/wait-until.js';
-
-
-
 
 t.test('pleevi-edge run serves stations; status reads the live picture; SIGTERM stops it cleanly', async (t) => {
   const cpms = await startCpms({ onClient: (client) => client.handle('Heartbeat', () => ({ currentTime: new Date().toISOString() })) });
@@ -28,6 +27,8 @@ t.test('pleevi-edge run serves stations; status reads the live picture; SIGTERM 
       admin: { socket: join(dir, 'admin.sock') },
     }),
   );
+  // As `sudo tee` leaves it: readable by everyone, with a station password in it.
+  chmodSync(configPath, 0o644);
   const daemon: ChildProcess = spawn(process.execPath, [CLI, 'run', '--config', configPath], { cwd: ROOT });
   let log = '';
   daemon.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
@@ -37,6 +38,11 @@ t.test('pleevi-edge run serves stations; status reads the live picture; SIGTERM 
     daemon.kill('SIGKILL');
   });
   await waitUntil(() => log.includes('admin API listening'), 'the daemon is up');
+  t.match(
+    log,
+    /"level":"warn"[^\n]*"mode":"0644","readableBy":"every user on this machine","secrets":\["\$\.stations\.list\[0\]\.password"\],"fix":"sudo chown root:pleevi-edge [^"]+ && sudo chmod 640 [^"]+[^\n]*"msg":"the config file holds secrets and other users can read it"/,
+    'a world-readable config with a password is warned about at start',
+  );
 
   const before = await runCli(['status', '--json', '--config', configPath]);
   t.equal(before.code, 0, 'status exits 0');
@@ -77,6 +83,72 @@ t.test('run with a broken config exits 2 and names the problem', async (t) => {
   t.equal(result.code, 2);
   t.match(result.stderr, /\$\.upstream\.url/);
   t.match(result.stderr, /\$\.listen\.port/);
+});
+
+/**
+ * `pleevi-edge run` expected to stop on its own; killed after `limitMs` so
+ * that a daemon that keeps running fails the test instead of hanging it.
+ */
+async function runUntilExit(configPath: string, limitMs = 15_000): Promise<CliRun & { killed: boolean }> {
+  const daemon = spawn(process.execPath, [CLI, 'run', '--config', configPath], { cwd: ROOT });
+  let stdout = '';
+  let stderr = '';
+  daemon.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  daemon.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    daemon.kill('SIGKILL');
+  }, limitMs);
+  const [code] = (await once(daemon, 'close')) as [number | null];
+  clearTimeout(timer);
+  return { code, stdout, stderr, killed };
+}
+
+function daemonConfig(dir: string, socket: string): string {
+  const configPath = join(dir, 'config.json');
+  writeFileSync(configPath, JSON.stringify({ dataDir: join(dir, 'data'), listen: { host: '127.0.0.1', port: 0 }, upstream: { url: 'ws://127.0.0.1:9/ocpp' }, admin: { socket } }));
+  return configPath;
+}
+
+t.test('run stops, exit 1, when its admin API cannot start; it never relays without one', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pe-adm-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // Longer than a unix socket path may be: listen() cannot bind it.
+  const result = await runUntilExit(daemonConfig(dir, join(dir, `${'x'.repeat(120)}.sock`)));
+  t.notOk(result.killed, 'the daemon stopped by itself');
+  t.equal(result.code, 1, 'exit 1');
+  t.match(result.stdout, /"level":"fatal"[^\n]*"msg":"the admin API cannot start; stopping"/, 'a clear log line');
+  t.match(result.stdout, /"msg":"gateway stopped"/, 'the gateway was closed cleanly');
+  t.notMatch(result.stdout, /"msg":"admin API listening"/);
+  t.match(result.stderr, /the admin API cannot start: admin\.socket path is longer than 107 bytes.*\[PE_ERR_ADMIN_SOCKET\]/);
+});
+
+t.test('run next to a daemon that still answers on the admin socket stops, exit 1, and leaves that socket alone', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pe-adm-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const socket = join(dir, 'admin.sock');
+  const running = createServer((connection) => connection.on('error', () => undefined).end());
+  running.listen(socket);
+  await once(running, 'listening');
+  t.teardown(() => void running.close());
+  const result = await runUntilExit(daemonConfig(dir, socket));
+  t.notOk(result.killed, 'the daemon stopped by itself');
+  t.equal(result.code, 1);
+  t.match(result.stderr, /another pleevi-edge daemon is running and answers on it/);
+  t.ok(lstatSync(socket).isSocket(), 'the running daemon keeps its socket');
+});
+
+t.test('run with a file at admin.socket refuses to start, exit 2, and the file is intact', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pe-adm-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const database = join(dir, 'pleevi-edge.db');
+  writeFileSync(database, 'precious bytes');
+  const result = await runUntilExit(daemonConfig(dir, database));
+  t.notOk(result.killed);
+  t.equal(result.code, 2);
+  t.match(result.stderr, `$.admin.socket: ${database} is a regular file, not a unix socket`);
+  t.equal(readFileSync(database, 'utf8'), 'precious bytes', 'the database is still there');
 });
 
 t.test('unknown commands are usage errors', async (t) => {

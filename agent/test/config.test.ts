@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import forge from 'node-forge';
@@ -357,6 +357,75 @@ t.test('file-level failures: missing, a directory, bad JSON, a byte-order mark',
     problemsOf(() => loadConfig(join(dir, 'array.json'), {})),
     [{ path: '$', message: 'must be object' }],
   );
+});
+
+t.test('something other than a socket at admin.socket is a problem: the daemon would have to delete it', async (t) => {
+  const dir = t.testdir({ data: { 'pleevi-edge.db': 'precious bytes', 'admin.sock': { 'nested.txt': 'a folder' } }, 'target.txt': 'precious too' });
+  const database = join(dir, 'data', 'pleevi-edge.db');
+  t.same(
+    problemsOf(() => parseConfig({ ...minimal, dataDir: 'data', admin: { socket: 'data/pleevi-edge.db' } }, { baseDir: dir, env: {} })),
+    [{ path: '$.admin.socket', message: `${database} is a regular file, not a unix socket; the daemon will not delete it to listen there: set admin.socket to a free path` }],
+    'admin.socket pointed at the database',
+  );
+  t.same(
+    problemsOf(() => parseConfig({ ...minimal, dataDir: 'data' }, { baseDir: dir, env: {} })),
+    [{ path: '$.admin.socket', message: `${join(dir, 'data', 'admin.sock')} (the default admin.socket) is a folder, not a unix socket; the daemon will not delete it to listen there: set admin.socket to a free path` }],
+    'the default path, in dataDir',
+  );
+  symlinkSync(join(dir, 'target.txt'), join(dir, 'link.sock'));
+  t.match(
+    problemsOf(() => parseConfig({ ...minimal, admin: { socket: 'link.sock' } }, { baseDir: dir, env: {} })),
+    [{ path: '$.admin.socket', message: /link\.sock is a symbolic link, not a unix socket/ }],
+    'a symlink is not followed',
+  );
+  t.equal(parseConfig({ ...minimal, admin: { socket: 'free.sock' } }, { baseDir: dir, env: {} }).admin.socket, join(dir, 'free.sock'), 'a free path is fine');
+
+  const configPath = join(dir, 'config.json');
+  writeFileSync(configPath, JSON.stringify({ ...minimal, dataDir: 'data', admin: { socket: 'data/pleevi-edge.db' } }));
+  const check = captureIo();
+  t.equal(await configCheckCommand(['--config', configPath], check.io), 2, 'config check exits 2');
+  t.match(check.stderr(), `\n  $.admin.socket: ${database} is a regular file, not a unix socket`);
+  t.equal(readFileSync(database, 'utf8'), 'precious bytes');
+});
+
+t.test('config check warns loudly when the file holds secrets and others can read it', async (t) => {
+  const dir = t.testdir();
+  const write = (name: string, document: unknown, mode: number): string => {
+    const path = join(dir, name);
+    writeFileSync(path, JSON.stringify(document));
+    chmodSync(path, mode);
+    return path;
+  };
+  const hash = await hashPassword(SECRET);
+  const withSecrets = {
+    ...minimal,
+    stations: { list: [{ id: 'CP-1', password: SECRET }, { id: 'CP-2', passwordHash: hash, upstream: { username: 'CP-2', password: UPSTREAM_SECRET } }] },
+    mqtt: { url: 'mqtts://broker.example.com', tls: { cert: server.cert, key: server.key } },
+  };
+  const check = async (path: string): Promise<{ code: number; stdout: string; stderr: string }> => {
+    const io = captureIo();
+    const code = await configCheckCommand(['--config', path], io.io);
+    return { code, stdout: io.stdout(), stderr: io.stderr() };
+  };
+
+  const open = await check(write('open.json', withSecrets, 0o644));
+  t.equal(open.code, 0, 'a warning, not a failure: the config is valid');
+  t.match(open.stdout, /config OK/);
+  t.equal(
+    open.stderr,
+    `WARNING: ${join(dir, 'open.json')} holds secrets and is readable by every user on this machine (mode 0644):\n` +
+      '  $.stations.list[0].password\n  $.stations.list[1].upstream.password\n  $.mqtt.tls.key\n' +
+      `  fix: sudo chown root:pleevi-edge ${join(dir, 'open.json')} && sudo chmod 640 ${join(dir, 'open.json')} (or chmod 600 when the gateway's own user owns the file)\n`,
+  );
+  t.notMatch(open.stderr, SECRET, 'names the keys, never the values');
+  t.notMatch(open.stderr, UPSTREAM_SECRET);
+
+  t.equal((await check(write('private.json', withSecrets, 0o600))).stderr, '', 'owner only: no warning');
+  t.equal((await check(write('no-secrets.json', { ...minimal, stations: { list: [{ id: 'CP-2', passwordHash: hash }] } }, 0o644))).stderr, '', 'a hash is not the password: no warning');
+  if (process.getgid?.() === 0) {
+    // Root's group is not the gateway's: group-readable by it is too wide.
+    t.match((await check(write('group.json', withSecrets, 0o640))).stderr, /readable by every member of group 0 \(mode 0640\)/);
+  }
 });
 
 t.test('config check in-process', async (t) => {

@@ -5,6 +5,7 @@ import { runCli } from './helpers/run-cli.js';
 import { parseDriverCsvText } from '../src/drivers/driver-csv.js';
 import { importDrivers } from '../src/drivers/driver-list-store.js';
 import { openStore } from '../src/store/gateway-store.js';
+import { createLogger } from '../src/util/logger.js';
 import { connectStation, startCpms } from './helpers/ocpp-peers.js';
 import { startTestGateway, stationEndpoint } from './helpers/test-gateway.js';
 
@@ -97,4 +98,37 @@ t.test('a driver list imported by the CLI while the daemon runs is used at once,
   t.equal(await status('cafe0001'), 'Accepted', 'the running gateway sees the new list');
   const lookup = await runCli(['drivers', 'lookup', ' cafe0002 ', '--config', configPath]);
   t.match(lookup.stdout, /bo@example\.com/);
+});
+
+t.test('local mode, a driver list that cannot be read: Authorize goes to the CPMS, counted, logged at most once a minute', async (t) => {
+  let atCpms = 0;
+  const cpms = await startCpms({
+    protocols: ['ocpp1.6'],
+    onClient: (client) =>
+      client.handle('Authorize', () => {
+        atCpms += 1;
+        return { idTagInfo: { status: 'Blocked' } };
+      }),
+  });
+  t.teardown(() => cpms.close());
+  const dataDir = t.testdir();
+  seedDrivers(dataDir);
+  const logs: string[] = [];
+  const gateway = await startTestGateway(t, { upstreamUrl: cpms.url, dataDir, authorizationMode: 'local', logger: createLogger('info', { write: (line: string) => void logs.push(line) }) });
+  const station = await connectStation({ endpoint: stationEndpoint(gateway), identity: 'CP-BROKEN' });
+  t.teardown(() => station.close({ force: true }));
+  const status = async (badge: string): Promise<string> => ((await station.call('Authorize', { idTag: badge })) as { idTagInfo: { status: string } }).idTagInfo.status;
+  t.equal(await status('04A1B2C3'), 'Accepted', 'answered locally while the list can be read');
+
+  // Another process breaks the list (a failed migration, a hand edit): every lookup now fails.
+  const other = openStore(dataDir);
+  other.exec('DROP TABLE badges');
+  other.close();
+  for (let i = 0; i < 3; i++) t.equal(await status('04A1B2C3'), 'Blocked', 'the CPMS answers instead');
+  t.equal(atCpms, 3);
+  t.equal(gateway.status().counters.driverLookupFailures, 3, 'counted in status');
+  const failures = logs.filter((line) => line.includes('the driver list cannot be read'));
+  t.equal(failures.length, 1, 'one log line, not one per frame');
+  t.match(JSON.parse(failures[0] ?? '{}'), { level: 'error', stationId: 'CP-BROKEN', err: { message: /no such table: badges/ } });
+  t.notOk(logs.some((line) => line.includes('local answerer failed')), 'handled by the authorizer, not by the relay fallback');
 });

@@ -5,7 +5,7 @@
  * is back. Needs root to mount the tmpfs (CI runs as root).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -326,4 +326,112 @@ t.test('the database locked by another process (a long CLI import): the bookkeep
   await waitUntil(() => gateway.status().storage.state === 'ok', 'the waiting bookkeeping to be written');
   t.same(events.sessionEvents().map((event) => event.event), ['started', 'ended']);
   t.match(new SessionRecords(gateway.store).list(), [{ transactionId: '100', driverEmail: 'alice@example.com', state: 'ended' }]);
+});
+
+t.test('a waiting schedule event that fails for another reason than the storage is logged, counted and dropped; the events behind it are written', async (t) => {
+  const cpms = await startCpms({
+    protocols: ['ocpp1.6'],
+    onClient: (client: RpcPeer) => client.handle('BootNotification', () => ({ status: 'Accepted', currentTime: new Date().toISOString(), interval: 300 })),
+  });
+  t.teardown(() => cpms.close());
+  const dataDir = t.testdir();
+  const events = new RecentEvents();
+  const logs: string[] = [];
+  const gateway = await startTestGateway(t, {
+    upstreamUrl: cpms.url,
+    dataDir,
+    events,
+    logger: createLogger('debug', { write: (line: string) => void logs.push(line) }),
+    storageRetryMs: 50,
+    scheduleSettleMs: 100,
+  });
+  const [setSchedule] = scheduleCommandHandlers(gateway.schedules);
+  let profilesSet = 0;
+  const connect = async (): Promise<RpcPeer> => {
+    const peer = await connectStation({ endpoint: stationEndpoint(gateway), identity: 'CP-JAM', protocols: ['ocpp1.6'] });
+    t.teardown(() => peer.close({ force: true }));
+    peer.handle('SetChargingProfile', () => {
+      profilesSet += 1;
+      return { status: 'Accepted' };
+    });
+    return peer;
+  };
+  const first = await connect();
+  for (const [scheduleId, connectorId, purpose] of [['bad', 0, 'max'], ['good', 1, 'default']] as const) {
+    const body = { id: `cmd-${scheduleId}`, scheduleId, stationId: 'CP-JAM', connectorId, purpose, unit: 'A', periods: [{ startOffsetS: 0, limit: 16 }] };
+    t.match(await setSchedule?.execute({ id: body.id, name: 'set-schedule', body }), { state: 'applied' });
+  }
+
+  // Another process holds the write lock (the storage is unavailable) and,
+  // in the same transaction, adds a rule that the first event will break:
+  // a constraint violation, which no retry can fix.
+  const other = openStore(dataDir);
+  t.teardown(() => other.close());
+  other.exec('BEGIN IMMEDIATE');
+  other.exec("CREATE TRIGGER refuse_bad BEFORE UPDATE ON schedules WHEN OLD.schedule_id = 'bad' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+  await first.close({ force: true });
+  await connect();
+  const reappliedLogged = (): number => logs.filter((line) => line.includes('"msg":"schedule event"') && line.includes('"event":"reapplied"')).length;
+  await waitUntil(() => reappliedLogged() === 2, 'both schedules re-applied and their events waiting');
+  t.equal(profilesSet, 4);
+  const scheduleEvents = (): string[] => events.list().flatMap((event) => (event.topic === 'schedule' ? [`${event.payload.scheduleId} ${event.payload.event}`] : []));
+  t.same(scheduleEvents(), [], 'nothing written while the lock is held');
+
+  other.exec('COMMIT');
+  await waitUntil(() => scheduleEvents().length === 1, 'the event behind the failed one is written');
+  t.same(scheduleEvents(), ['good reapplied']);
+  t.equal(gateway.status().counters.scheduleEventsFailed, 1, 'counted in status');
+  const failure = logs.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === 'a waiting write failed for another reason than the storage; it is dropped and the writes behind it go on');
+  t.match(failure, { level: 'error', stationId: 'CP-JAM', what: 'schedule reapplied', err: { code: 'SQLITE_CONSTRAINT_TRIGGER' } });
+});
+
+t.test('a full disk and a database file that cannot be copied (over 2 GiB): said at start, every Invalid answer counted and logged at most once a minute; the CLI fails instead of listing nothing', async (t) => {
+  const disk = mountSmallDisk(t, DISK_BYTES);
+  if (!disk) {
+    t.plan(0, 'mounting a tmpfs needs root');
+    return;
+  }
+  const earlier = openStore(disk.path);
+  importDrivers(earlier, parseDriverCsvText('email;badge\nalice@example.com;04A2B3C4\n').rows, { mode: 'replace', source: 'test' });
+  earlier.close();
+  // A sparse file: past 2 GiB Node cannot read it into one buffer, and it costs no space on the small disk.
+  truncateSync(join(disk.path, 'pleevi-edge.db'), 3 * 1024 ** 3);
+  disk.fill();
+
+  const cpms = await startCpms({ onClient: (client: RpcPeer) => client.handle('Authorize', () => ({ idTagInfo: { status: 'Accepted' } })) });
+  t.teardown(() => cpms.close());
+  const logs: string[] = [];
+  const gateway = await startTestGateway(t, {
+    upstreamUrl: cpms.url,
+    dataDir: disk.path,
+    authorizationMode: 'local',
+    logger: createLogger('info', { write: (line: string) => void logs.push(line) }),
+  });
+  t.equal(gateway.storageMode, 'memory');
+  const lines = (): Array<Record<string, unknown>> => logs.map((line) => JSON.parse(line) as Record<string, unknown>);
+  t.match(
+    lines().find((line) => typeof line.copyFailure === 'string'),
+    {
+      level: 'error',
+      msg: 'the database file cannot be copied either: the copy is empty, without the driver list and the schedules (in local authorization mode every badge reads Invalid)',
+      copyFailure: /cannot read .*pleevi-edge\.db: File size \(3221225472\) is greater than 2 GiB/,
+      authorizationMode: 'local',
+    },
+    'the start says why the copy is empty',
+  );
+
+  const peer = await connectStation({ endpoint: stationEndpoint(gateway), identity: 'CP-NOCOPY' });
+  t.teardown(() => peer.close({ force: true }));
+  for (let i = 0; i < 3; i++) t.same(await peer.call('Authorize', { idTag: '04A2B3C4' }), { idTagInfo: { status: 'Invalid' } }, 'no list: Invalid');
+  t.equal(gateway.status().counters.authorizeWithoutDriverList, 3, 'every such answer is counted in status');
+  const answeredWithout = lines().filter((line) => typeof line.msg === 'string' && line.msg.startsWith('Authorize answered Invalid without a driver list'));
+  t.equal(answeredWithout.length, 1, 'logged once, not once per frame');
+  t.match(answeredWithout[0], { level: 'error', stationId: 'CP-NOCOPY', reason: /greater than 2 GiB/ });
+
+  const configPath = join(t.testdir(), 'config.json');
+  writeFileSync(configPath, JSON.stringify({ dataDir: disk.path, upstream: { url: cpms.url } }));
+  const listing = await runCli(['drivers', 'list', '--config', configPath]);
+  t.equal(listing.code, 1, 'drivers list fails rather than show an empty list');
+  t.match(listing.stderr, /the database cannot be opened \(.*\) and cannot be copied either: cannot read .*greater than 2 GiB \[PE_ERR_STORE\]/);
+  t.equal(listing.stdout, '');
 });

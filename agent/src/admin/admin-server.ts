@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { GatewayError } from '../errors.js';
+import { clearStaleSocket } from './stale-socket.js';
 import type { Logger } from '../util/logger.js';
 
 /** sun_path is 108 bytes on Linux, including the terminating NUL. */
@@ -19,8 +20,7 @@ export async function startAdminServer(socketPath: string, routes: AdminRoutes, 
     throw new GatewayError('PE_ERR_ADMIN_SOCKET', `admin.socket path is longer than ${MAX_SOCKET_PATH_BYTES} bytes (a unix socket limit): ${socketPath}`);
   }
   mkdirSync(dirname(socketPath), { recursive: true });
-  // A socket file left by a killed daemon would make listen() fail with EADDRINUSE.
-  rmSync(socketPath, { force: true });
+  await clearStaleSocket(socketPath);
   const server = createServer((request, response) => {
     const handler = request.method === 'GET' ? routes.get(request.url ?? '') : undefined;
     if (!handler) {

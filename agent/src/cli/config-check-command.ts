@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { GatewayConfig } from '../config/gateway-config.js';
+import { configFileExposure, type ConfigFileExposure } from '../config/config-file-exposure.js';
 import { loadConfig, resolveConfigPath } from '../config/load-config.js';
 import { ConfigError } from '../errors.js';
 import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
@@ -41,8 +42,23 @@ export const configCheckCommand: CliCommand = async (args, io) => {
     throw error;
   }
   io.stdout.write(`config OK: ${configPath}\n${summarize(config)}`);
+  const exposure = configFileExposure(config);
+  if (exposure) io.stderr.write(exposureWarning(exposure));
   return EXIT_OK;
 };
+
+/**
+ * Loud, on stderr, but not a failure: the config is valid and the gateway
+ * runs; the passwords in it are readable by people who should not read them.
+ */
+function exposureWarning(exposure: ConfigFileExposure): string {
+  return [
+    `WARNING: ${exposure.file} holds secrets and is readable by ${exposure.readableBy} (mode ${exposure.mode}):`,
+    ...exposure.secrets.map((path) => `  ${path}`),
+    `  fix: ${exposure.fix}`,
+    '',
+  ].join('\n');
+}
 
 /** The values an installer most often gets wrong, to eyeball; never a secret. */
 function summarize(config: GatewayConfig): string {

@@ -1,5 +1,8 @@
+import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { startAdminServer } from '../admin/admin-server.js';
+import { configFileExposure } from '../config/config-file-exposure.js';
+import { describeError, GatewayError } from '../errors.js';
 import { Gateway } from '../gateway.js';
 import { createLogger } from '../util/logger.js';
 import { ServiceNotifier } from '../util/service-notifier.js';
@@ -24,8 +27,27 @@ export const runCommand: CliCommand = async (args, io) => {
   if (!config) return EXIT_USAGE;
 
   const logger = createLogger(config.log.level);
+  const exposure = configFileExposure(config);
+  if (exposure) {
+    logger.warn(
+      { config: exposure.file, mode: exposure.mode, readableBy: exposure.readableBy, secrets: exposure.secrets, fix: exposure.fix },
+      'the config file holds secrets and other users can read it',
+    );
+  }
   const gateway = await Gateway.start(config, { logger });
-  const admin = await startAdminServer(config.admin.socket, new Map([['/v1/status', () => gateway.status()]]), logger);
+  let admin: Server;
+  try {
+    admin = await startAdminServer(config.admin.socket, new Map([['/v1/status', () => gateway.status()]]), logger);
+  } catch (error: unknown) {
+    // Without its admin API the daemon would relay on without ever telling
+    // systemd it is ready (which then kills it at TimeoutStartSec) and
+    // without `status`: stop now, and say why.
+    logger.fatal({ err: error, socket: config.admin.socket }, 'the admin API cannot start; stopping');
+    await gateway.close();
+    logger.flush();
+    io.stderr.write(`pleevi-edge run: the admin API cannot start: ${describeError(error)}${error instanceof GatewayError ? ` [${error.code}]` : ''}\n`);
+    return EXIT_FAILURE;
+  }
   logger.info({ socket: config.admin.socket }, 'admin API listening');
   const notifier = new ServiceNotifier(io.env, logger);
   await notifier.ready(`relaying on port ${gateway.port}`);
@@ -48,5 +70,3 @@ export const runCommand: CliCommand = async (args, io) => {
   logger.flush();
   return why === 'storage' ? EXIT_RESTART : EXIT_OK;
 };
-
-export { EXIT_FAILURE };

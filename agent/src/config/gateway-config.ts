@@ -87,4 +87,10 @@ export interface GatewayConfig {
   readonly provisioning?: { readonly url?: string; readonly claimBaseUrl?: string };
   readonly admin: { readonly socket: string };
   readonly log: { readonly level: LogLevel };
+  /**
+   * JSON paths of the passwords and inline private keys written in the
+   * config file (never their values), so that `config check` and `run` can
+   * warn when others may read the file.
+   */
+  readonly secretsInFile?: readonly string[];
 }

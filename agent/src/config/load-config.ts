@@ -9,10 +9,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { ConfigError, type ConfigProblem } from '../errors.js';
+import { adminSocketProblems } from './config-admin-socket.js';
 import { parseJson } from './config-json.js';
+import { resolveAdminSocket, resolveDataDir } from './config-paths.js';
+import { secretPathsIn } from './config-secrets.js';
 import { dedupe, inDocumentOrder, schemaProblem } from './config-problems.js';
 import { crossFieldProblems } from './config-rules.js';
 import { describeFsError, readTlsFiles } from './config-tls-files.js';
@@ -67,6 +70,7 @@ export function parseConfig(value: unknown, options: ParseConfigOptions): Gatewa
   const valid = validateFile(value);
   const problems: ConfigProblem[] = valid ? [] : (validateFile.errors ?? []).map(schemaProblem);
   problems.push(...crossFieldProblems(value));
+  problems.push(...adminSocketProblems(value, options.baseDir, options.env));
   const pem = readTlsFiles(value, options.baseDir, problems);
   if (!valid || problems.length > 0) {
     const sorted = inDocumentOrder(dedupe(problems), value);
@@ -80,11 +84,6 @@ export function parseConfig(value: unknown, options: ParseConfigOptions): Gatewa
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
-}
-
-/** systemd passes `StateDirectory=a b` as `STATE_DIRECTORY=/var/lib/a:/var/lib/b`; the first is ours. */
-function firstDirectory(value: string | undefined): string | undefined {
-  return nonEmpty(value?.split(':')[0]);
 }
 
 /** Fallback identity until provisioning assigns one; hostnames may hold characters a gatewayId may not. */
@@ -112,17 +111,11 @@ function requirePem(pem: ReadonlyMap<string, string>, path: string): string {
 function resolveConfig(file: ConfigFile, pem: ReadonlyMap<string, string>, options: ParseConfigOptions): GatewayConfig {
   const { baseDir, env } = options;
   const gatewayId = file.gatewayId ?? defaultGatewayId();
-  const dataDir =
-    file.dataDir !== undefined
-      ? resolve(baseDir, file.dataDir)
-      : resolve(firstDirectory(env['STATE_DIRECTORY']) ?? join(process.cwd(), 'var'));
-  const runtimeDir = firstDirectory(env['RUNTIME_DIRECTORY']);
-  const adminSocket =
-    file.admin?.socket !== undefined
-      ? resolve(baseDir, file.admin.socket)
-      : join(runtimeDir !== undefined ? resolve(runtimeDir) : dataDir, 'admin.sock');
+  const dataDir = resolveDataDir(file.dataDir, baseDir, env);
+  const adminSocket = resolveAdminSocket(file.admin?.socket, dataDir, baseDir, env);
 
   const listen = file.listen ?? {};
+  const secrets = secretPathsIn(file);
   const stations = (file.stations?.list ?? []).map((station, index): StationConfig => {
     const path = `$.stations.list[${index}].upstream`;
     const upstream = station.upstream;
@@ -198,6 +191,7 @@ function resolveConfig(file: ConfigFile, pem: ReadonlyMap<string, string>, optio
     ...(file.provisioning !== undefined ? { provisioning: { ...file.provisioning } } : {}),
     admin: { socket: adminSocket },
     log: { level: file.log?.level ?? CONFIG_DEFAULTS.log.level },
+    ...(secrets.length > 0 ? { secretsInFile: secrets } : {}),
   };
 }
 

@@ -86,7 +86,10 @@ export function dialUpstream(upstream: UpstreamConfig, request: DialRequest): Pr
   if (credentials?.username !== undefined && credentials.password !== undefined) {
     // Per-station upstream credentials: a Profile 0 station carried as Profile 1/2.
     headers.authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
-  } else if (request.stationAuthorization) {
+  } else if (request.stationAuthorization && credentials?.cert === undefined) {
+    // Only a station without credentials of its own toward the CPMS passes its
+    // header on: one that authenticates upstream with its own certificate
+    // keeps its LAN password (meant for the gateway) on the LAN.
     headers.authorization = request.stationAuthorization;
   }
   const options: ClientOptions = {

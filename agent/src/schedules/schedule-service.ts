@@ -127,6 +127,11 @@ export class ScheduleService implements FrameObserver {
     this.settleTimers.clear();
   }
 
+  /** Schedule events that waited for the storage and then failed for another reason: logged and dropped. */
+  get failedReports(): number {
+    return this.waitingReports.failed;
+  }
+
   /** Resolves when every queued station job has finished. */
   idle(): Promise<void> {
     return this.queue.idle();

@@ -1,4 +1,5 @@
 import type { Logger } from '../util/logger.js';
+import { isStorageUnavailable } from './storage-unavailable.js';
 
 /** How often writes that wait for the storage are tried again, by default. */
 export const DEFAULT_STORAGE_RETRY_MS = 5_000;
@@ -20,7 +21,12 @@ export interface DeferredWritesOptions {
   /** Entries kept at most. */
   readonly limit: number;
   readonly retryMs: number;
-  /** Make one write; throws while the storage is still unavailable (the entry and those after it stay). */
+  /**
+   * Make one write. Throws while the storage is still unavailable: the entry
+   * and those after it stay. Any other error (a bug, a constraint violation)
+   * will not go away by waiting: that entry is logged, counted and dropped,
+   * and the ones behind it are written.
+   */
   readonly apply: (entry: DeferredWrite) => void;
   readonly logger: Logger;
 }
@@ -39,6 +45,7 @@ export interface DeferredWritesOptions {
 export class DeferredWrites {
   private readonly waiting: DeferredWrite[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
+  private failedCount = 0;
 
   constructor(private readonly options: DeferredWritesOptions) {}
 
@@ -52,6 +59,11 @@ export class DeferredWrites {
 
   get retryMs(): number {
     return this.options.retryMs;
+  }
+
+  /** Entries dropped because their write failed for another reason than the storage. */
+  get failed(): number {
+    return this.failedCount;
   }
 
   /** Keep `entry` behind the others and retry until written; false when the queue is full. */
@@ -72,20 +84,28 @@ export class DeferredWrites {
   /** Make the waiting writes oldest first, until one finds the storage still unavailable. */
   private retry(): void {
     let written = 0;
-    try {
-      while (this.waiting.length > 0) {
-        const next = this.waiting[0];
-        if (next === undefined) break;
+    let dropped = 0;
+    for (let next = this.waiting[0]; next !== undefined; next = this.waiting[0]) {
+      try {
         this.options.apply(next);
-        this.waiting.shift();
         written += 1;
+      } catch (error: unknown) {
+        if (isStorageUnavailable(error)) {
+          this.options.logger.debug({ err: error, waiting: this.waiting.length }, 'storage still unavailable');
+          return;
+        }
+        // Retrying cannot fix it, and keeping it would hold every write behind it for good.
+        this.failedCount += 1;
+        dropped += 1;
+        this.options.logger.error(
+          { err: error, stationId: next.stationId, what: next.what, at: next.at.toISOString(), failed: this.failedCount },
+          'a waiting write failed for another reason than the storage; it is dropped and the writes behind it go on',
+        );
       }
-    } catch (error: unknown) {
-      this.options.logger.debug({ err: error, waiting: this.waiting.length }, 'storage still unavailable');
-      return;
+      this.waiting.shift();
     }
     this.stopRetrying();
-    this.options.logger.warn({ written }, this.options.recoveredMessage);
+    this.options.logger.warn({ written, ...(dropped > 0 ? { dropped } : {}) }, this.options.recoveredMessage);
   }
 
   private stopRetrying(): void {
