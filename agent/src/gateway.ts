@@ -302,6 +302,11 @@ export class Gateway {
     await this.listener.close();
     await this.cloud?.stop();
     this.sessions.close();
+    try {
+      this.cloud?.outbox.markCleanStop();
+    } catch (error: unknown) {
+      this.logger.warn({ err: error }, 'could not mark the stop as clean; the next start skips ahead in event seq');
+    }
     this.store.close();
     this.logger.info('gateway stopped');
   }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { DurableOutbox } from '../src/cloud/durable-outbox.js';
+import { DurableOutbox, SEQ_RESERVATION } from '../src/cloud/durable-outbox.js';
 import type { GatewayEvent } from '../src/events/gateway-events.js';
 import { openStore } from '../src/store/gateway-store.js';
 import { createLogger } from '../src/util/logger.js';
@@ -53,6 +53,7 @@ t.test('close and reopen: events are still there and seq continues, never reused
   for (let n = 1; n <= 4; n++) outbox.emit(stationEvent(n));
   outbox.remove(3);
   outbox.remove(4);
+  outbox.markCleanStop();
   db.close();
 
   db = openStore(dir);
@@ -73,6 +74,41 @@ t.test('close and reopen: events are still there and seq continues, never reused
     'the highest seq was deleted, yet the next one is still higher',
   );
   t.equal(outbox.lastSeq, 5);
+});
+
+t.test('a power cut that undid the last seq updates never makes a seq repeat: the next start continues above the durable reservation', async (t) => {
+  const dir = t.testdir();
+  let db = openStore(dir);
+  let outbox = new DurableOutbox(db, { logger: silent });
+  for (let n = 1; n <= 5; n++) outbox.emit(stationEvent(n));
+  // The broker acknowledged 1-5. Then the power went: the cut undid the commits
+  // that took last_seq from 2 to 5 (synchronous=NORMAL), not the fsynced reservation.
+  for (let seq = 1; seq <= 5; seq++) outbox.remove(seq);
+  db.prepare('UPDATE outbox_state SET last_seq = 2').run();
+  db.close();
+
+  const { logger, lines } = capturedLogger();
+  db = openStore(dir);
+  t.teardown(() => db.close());
+  outbox = new DurableOutbox(db, { logger });
+  outbox.emit(stationEvent(6));
+  const [next] = outbox.peek(1);
+  t.ok((next?.seq ?? 0) > 5, `the next event gets a seq above every one handed out before (${next?.seq})`);
+  t.equal(next?.seq, SEQ_RESERVATION + 1, 'it continues right above the reservation made at the first start');
+  t.match(lines, [{ level: 'warn', msg: /did not stop cleanly/ }], 'the gap is explained in the log');
+});
+
+t.test('the reservation moves ahead as seqs are used, fsynced outside the emitting transaction', async (t) => {
+  const db = openStore(t.testdir());
+  t.teardown(() => db.close());
+  const outbox = new DurableOutbox(db, { logger: silent });
+  const reserved = (): number => db.prepare<[], { reserved_seq: number }>('SELECT reserved_seq FROM outbox_state').get()?.reserved_seq ?? 0;
+  t.equal(reserved(), SEQ_RESERVATION, 'reserved ahead at start');
+  db.prepare('UPDATE outbox_state SET last_seq = ?').run(SEQ_RESERVATION / 2);
+  outbox.emit(stationEvent(1));
+  t.equal(reserved(), SEQ_RESERVATION, 'not inside the emitting call');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(reserved(), SEQ_RESERVATION / 2 + 1 + SEQ_RESERVATION, 'moved ahead on the next turn');
 });
 
 t.test('a rolled-back transaction takes its event with it, and listeners hear only after the transaction', async (t) => {

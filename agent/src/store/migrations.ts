@@ -4,8 +4,16 @@ import { driversMigration } from './migrations/002-drivers.js';
 import { sessionsMigration } from './migrations/003-sessions.js';
 import { outboxMigration } from './migrations/004-outbox.js';
 import { schedulesMigration } from './migrations/005-schedules.js';
+import { outboxSeqReservationMigration } from './migrations/006-outbox-seq-reservation.js';
 
 export type { Migration } from './migration.js';
 
 /** Every migration, in version order. Add a new file in migrations/ and list it here. */
-export const MIGRATIONS: readonly Migration[] = [stationsMigration, driversMigration, sessionsMigration, outboxMigration, schedulesMigration];
+export const MIGRATIONS: readonly Migration[] = [
+  stationsMigration,
+  driversMigration,
+  sessionsMigration,
+  outboxMigration,
+  schedulesMigration,
+  outboxSeqReservationMigration,
+];
