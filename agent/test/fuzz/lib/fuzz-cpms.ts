@@ -99,6 +99,8 @@ export async function startFuzzCpms(options: FuzzCpmsOptions = {}): Promise<Fuzz
     if ('blackhole' in decision) {
       held.add(socket);
       socket.once('close', () => held.delete(socket));
+      // Never answer, but let go when the gateway gives up (the HTTP server's sockets are half-open).
+      socket.once('end', () => socket.destroy());
       return;
     }
     if ('refuse' in decision) {
