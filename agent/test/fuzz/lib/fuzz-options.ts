@@ -63,6 +63,6 @@ export function fuzzBudget(t: Test, file: string, name: string, shortIterations:
  * The todo reason of a check that a known defect of hardening issue 8 makes
  * fail on this branch. Remove the marker once the fix is merged.
  */
-export function knownDefect(item: number, what: string, branch = 'proxy-hardening'): string {
-  return `issue 8 item ${item}: ${what}; being fixed in branch ${branch}`;
+export function knownDefect(item: number, what: string, where = 'in branch proxy-hardening'): string {
+  return `issue 8 item ${item}: ${what}; being fixed ${where}`;
 }
