@@ -1,6 +1,11 @@
 import type { Logger } from '../util/logger.js';
 import type { FrameEvent, FrameObserver, MalformedFrameEvent, StationInfo } from './frame-observer.js';
 
+/** OCPP 1.6, 2.0.1 and 2.1 define about 150 actions; vendor DataTransfer does not add names. */
+const MAX_REMEMBERED_ACTIONS = 512;
+/** The longest action name in the OCPP schemas is under 40 characters. */
+const MAX_REMEMBERED_ACTION_LENGTH = 64;
+
 /**
  * Fans inspected frames out to the observers. Each observer call is isolated:
  * a bug in one observer is logged and counted, the frame is still relayed and
@@ -12,6 +17,12 @@ export class InspectionPipeline {
   /** Asked for every frame, so counted when observers are added. */
   private frameObserverCount = 0;
   /** Per action: does any observer want its frames? Cached, it is asked for every frame. */
+  /**
+   * Memo of `wantsAction`. Action names come from the stations, so only a
+   * bounded number is remembered: every real OCPP action fits many times
+   * over, and a station sending a new made-up name per frame cannot grow the
+   * gateway (found by the fuzz suite).
+   */
   private readonly wantedActions = new Map<string, boolean>();
 
   constructor(private readonly logger: Logger) {}
@@ -27,7 +38,7 @@ export class InspectionPipeline {
     let wanted = this.wantedActions.get(action);
     if (wanted === undefined) {
       wanted = this.observers.some((observer) => observer.onFrame !== undefined && (observer.actions === undefined || observer.actions.has(action)));
-      this.wantedActions.set(action, wanted);
+      if (this.wantedActions.size < MAX_REMEMBERED_ACTIONS && action.length <= MAX_REMEMBERED_ACTION_LENGTH) this.wantedActions.set(action, wanted);
     }
     return wanted;
   }

@@ -14,6 +14,13 @@ export type Admission =
 export const RELAYED_SUBPROTOCOLS: ReadonlySet<string> = new Set(['ocpp1.6', 'ocpp2.0', 'ocpp2.0.1', 'ocpp2.1']);
 
 const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
+/**
+ * `Sec-WebSocket-Protocol`: a comma-separated list of tokens (RFC 6455
+ * section 4.1, token as in RFC 7230 section 3.2.6), checked here as ws checks
+ * it when it completes the upgrade, so a station ws would refuse is refused
+ * before the CPMS is dialled for it.
+ */
+const PROTOCOL_LIST = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*,[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+)*[ \t]*$/;
 
 function refuse(status: number, reason: string, headers?: Record<string, string>): Admission {
   return headers ? { admitted: false, status, reason, headers } : { admitted: false, status, reason };
@@ -44,6 +51,8 @@ export async function admitStation(request: IncomingMessage, context: AdmissionC
   if (request.method !== 'GET' || request.headers.upgrade?.toLowerCase() !== 'websocket' || typeof key !== 'string' || !WEBSOCKET_KEY.test(key) || (version !== '13' && version !== '8')) {
     return refuse(400, 'not a valid WebSocket upgrade');
   }
+  const protocolHeader = request.headers['sec-websocket-protocol'];
+  if (protocolHeader !== undefined && !isProtocolList(protocolHeader)) return refuse(400, 'Sec-WebSocket-Protocol is not a list of distinct tokens');
   const stationId = stationIdFromPath(request.url ?? '', config.listen.path);
   if (stationId === undefined) return refuse(404, `path is not ${config.listen.path}/<stationId>`);
   const idProblem = stationIdProblem(stationId);
@@ -85,6 +94,12 @@ export async function admitStation(request: IncomingMessage, context: AdmissionC
     .map((protocol) => protocol.trim())
     .filter((protocol) => RELAYED_SUBPROTOCOLS.has(protocol));
   return station ? { admitted: true, stationId, station, protocols: offered } : { admitted: true, stationId, protocols: offered };
+}
+
+function isProtocolList(header: string): boolean {
+  if (!PROTOCOL_LIST.test(header)) return false;
+  const names = header.split(',').map((name) => name.trim());
+  return new Set(names).size === names.length;
 }
 
 /** A plain configured password is compared at once; a hash costs an scrypt on the thread pool, so it takes a slot of `hashing`. */

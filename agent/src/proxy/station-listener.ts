@@ -224,8 +224,11 @@ export class StationListener {
     const { stationId } = admission;
     const remoteAddress = request.socket.remoteAddress ?? 'unknown';
     const abort = new AbortController();
+    // A station that half-closes (FIN) can never complete a WebSocket: ws would
+    // drop its socket without a word, so treat it as gone like a closed one.
     const onGone = (): void => abort.abort(new Error('station went away during the handshake'));
     socket.once('close', onGone);
+    socket.once('end', onGone);
 
     const previous = this.links.get(stationId);
     let settleReplacement: (accepted: boolean) => void = () => undefined;
@@ -258,8 +261,9 @@ export class StationListener {
       return;
     } finally {
       socket.off('close', onGone);
+      socket.off('end', onGone);
     }
-    if (socket.destroyed) {
+    if (socket.destroyed || !socket.readable || !socket.writable) {
       settleReplacement(false);
       log.info('station left during the handshake; closing its upstream');
       upstream.socket.close(CloseCode.GoingAway);
@@ -278,7 +282,9 @@ export class StationListener {
     // The redial needs only these, not the whole request (kept alive for the link's life otherwise).
     const stationAuthorization = request.headers.authorization;
     const station = admission.station;
+    let upgraded = false;
     this.websocketServer.handleUpgrade(request, socket, head, (stationSocket: WebSocket) => {
+      upgraded = true;
       const link = new StationLink({
         station: { stationId, protocol: upstream.protocol, remoteAddress },
         stationSocket,
@@ -317,6 +323,13 @@ export class StationListener {
       this.links.set(stationId, link);
       log.info({ protocol: upstream.protocol, remoteAddress, secure }, 'station connected');
     });
+    // ws completes an upgrade synchronously (no verifyClient, no compression
+    // toward stations) or refuses it and drops the socket: then the CPMS
+    // connection opened for it must not outlive it (found by the fuzz suite).
+    if (!upgraded) {
+      log.warn('the station socket could not be upgraded after the CPMS accepted it; closing the upstream');
+      upstream.socket.close(CloseCode.GoingAway);
+    }
   }
 
   /**
@@ -374,7 +387,8 @@ export class StationListener {
 }
 
 function refuseNonUpgrade(_request: IncomingMessage, response: import('node:http').ServerResponse): void {
-  response.writeHead(426, { 'content-type': 'text/plain; charset=utf-8', upgrade: 'websocket' });
+  // Connection: close: nothing else is served here, so the socket goes with the answer (no idle keep-alive sockets to hoard).
+  response.writeHead(426, { 'content-type': 'text/plain; charset=utf-8', upgrade: 'websocket', connection: 'close' });
   response.end('This is an OCPP WebSocket endpoint: connect with ws:// or wss://\n');
 }
 

@@ -15,7 +15,7 @@ import { hashPassword } from '../../src/auth/password-hash.js';
 import { startTestGateway, stationEndpoint } from '../helpers/test-gateway.js';
 import { canaryAwareHandler, checkCanary, connectCanary } from './lib/canary.js';
 import { defaultAnswer, startFuzzCpms } from './lib/fuzz-cpms.js';
-import { fuzzBudget, FUZZ_LONG, knownDefect } from './lib/fuzz-options.js';
+import { fuzzBudget, FUZZ_LONG } from './lib/fuzz-options.js';
 import { serializeRequest, upgradeHeaders } from './lib/generators.js';
 import type { Rng } from './lib/prng.js';
 import { eventually, fdCount, rawExchange, socketsOnLocalPort, type RawExchange } from './lib/probes.js';
@@ -67,9 +67,7 @@ t.test('slow headers (slowloris) are dropped in bounded time', async (t) => {
   });
   const results = await Promise.all(attackers);
   const open = results.filter((result) => !result.serverClosed).length;
-  t.equal(open, 0, `all ${results.length} slow-header attackers were dropped within ${HEADER_LIMIT_MS + 2000} ms`, {
-    todo: knownDefect(4, 'slow headers stay open for minutes (Node headersTimeout 60 s, checked every 30 s)'),
-  });
+  t.equal(open, 0, `all ${results.length} slow-header attackers were dropped within ${HEADER_LIMIT_MS + 2000} ms`);
   for (const result of results) result.socket.destroy();
 });
 
@@ -98,9 +96,7 @@ t.test('a stolen id does not cost the connected station its link', async (t) => 
   }
   for (const status of statuses) if (status instanceof WebSocket) status.terminate();
   t.notOk(statuses.some((status) => status instanceof WebSocket), 'no attacker with a wrong password was admitted (the CPMS refused them)');
-  t.equal(await checkCanary(canary, cpms), undefined, 'the canary is still connected and relayed byte for byte after the CPMS refused the newcomers', {
-    todo: knownDefect(1, 'a new handshake for a connected id closes the old link before the CPMS accepted the newcomer'),
-  });
+  t.equal(await checkCanary(canary, cpms), undefined, 'the canary is still connected and relayed byte for byte after the CPMS refused the newcomers');
 });
 
 t.test('simultaneous handshakes for one id leave one live upstream', async (t) => {
@@ -122,9 +118,7 @@ t.test('simultaneous handshakes for one id leave one live upstream', async (t) =
     for (const socket of sockets) socket.terminate();
     await eventually(() => cpms.openConnections().length === 0, 2000);
   }
-  t.same(doubled, [], 'at most one live upstream (and one live station link) per id', {
-    todo: knownDefect(2, 'two simultaneous handshakes for one id leave two live upstream connections'),
-  });
+  t.same(doubled, [], 'at most one live upstream (and one live station link) per id');
   t.equal(cpms.openConnections().length, 0, 'every upstream closed once the stations left');
 });
 
@@ -144,14 +138,10 @@ t.test('parallel password guesses hit the lockout', async (t) => {
     const failures = statuses.filter((status) => status === 401).length;
     const admitted = statuses.filter((status) => status instanceof WebSocket).length;
     t.equal(admitted, 0, `${station.id}: no wrong guess admitted`);
-    t.ok(failures <= 5, `${station.id}: at most 5 of ${guesses} parallel guesses were checked (401), the rest 429; got ${failures} x 401`, {
-      todo: knownDefect(3, 'the 5-a-minute lockout is bypassed by parallel guesses (scrypt is async)'),
-    });
+    t.ok(failures <= 5, `${station.id}: at most 5 of ${guesses} parallel guesses were checked (401), the rest 429; got ${failures} x 401`);
     const right = await handshake(`${stationEndpoint(gateway)}/${station.id}`, basic(station.id, station.password));
     if (right instanceof WebSocket) right.terminate();
-    t.equal(right instanceof WebSocket ? 101 : right, 429, `${station.id}: even the right password waits out the lock`, {
-      todo: knownDefect(3, 'the 5-a-minute lockout is bypassed by parallel guesses (scrypt is async)'),
-    });
+    t.equal(right instanceof WebSocket ? 101 : right, 429, `${station.id}: even the right password waits out the lock`);
   }
   t.equal(cpms.requests.length, 0, 'no guess reached the CPMS');
 });
@@ -185,14 +175,11 @@ t.test('a dial storm toward a CPMS that never answers', async (t) => {
   const statuses = new Map<string, number>();
   for (const exchange of exchanges) statuses.set(String(exchange.status), (statuses.get(String(exchange.status)) ?? 0) + 1);
   t.comment(`answers: ${JSON.stringify(Object.fromEntries(statuses))}; CPMS saw at most ${cpms.tcp.peak} connections at once`);
-  t.ok(cpms.tcp.peak <= MAX_CONCURRENT_DIALS + 1, `at most ${MAX_CONCURRENT_DIALS} upstream dials at once (saw ${cpms.tcp.peak} for ${budget.iterations} stations)`, {
-    todo: knownDefect(7, 'no bound on concurrent upstream dials'),
-  });
+  t.ok(cpms.tcp.peak <= MAX_CONCURRENT_DIALS + 1, `at most ${MAX_CONCURRENT_DIALS} upstream dials at once (saw ${cpms.tcp.peak} for ${budget.iterations} stations)`);
   t.ok(exchanges.every((exchange) => exchange.status !== undefined && [429, 502, 503, 504].includes(exchange.status)), 'every stormer was answered 429/502/503/504');
   t.ok(
     await eventually(() => socketsOnLocalPort(gateway.port).length <= baselineSockets, 1500),
     `the gateway closed its side of the timed-out handshakes while the stormers hold theirs (${socketsOnLocalPort(gateway.port).length - baselineSockets} left)`,
-    { todo: knownDefect(4, 'timed-out handshakes keep their sockets (end() not destroy())') },
   );
   for (const exchange of exchanges) exchange.socket.destroy();
   t.ok(await eventually(() => cpms.tcp.open === 1, 3000), `no dial is left toward the CPMS once the stormers left (${cpms.tcp.open - 1} left)`);

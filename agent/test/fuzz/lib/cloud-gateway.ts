@@ -17,7 +17,7 @@ export async function startCloudGateway(t: Test, mqttUrl: string, protocolVersio
     gatewayId,
     dataDir,
     listen: { host: '127.0.0.1', port: 0, path: '/ocpp', maxFrameBytes: 65536, maxBufferedBytes: 1024 * 1024, pingIntervalMs: 30000 },
-    upstream: { url: upstreamUrl, tls: {}, connectTimeoutMs: 1000, outageGraceMs: 1000, permessageDeflate: false },
+    upstream: { url: upstreamUrl, tls: {}, connectTimeoutMs: 1000, outageGraceMs: 1000, maxConcurrentHandshakes: 64, permessageDeflate: false },
     stations: { allowUnknown: true, list: [] },
     authorization: { mode: 'cpms' },
     smartCharging: { profileIdBase: 900000, stackLevel: 8, callTimeoutMs: 1000 },

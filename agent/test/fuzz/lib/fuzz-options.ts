@@ -59,10 +59,3 @@ export function fuzzBudget(t: Test, file: string, name: string, shortIterations:
   return { rng: new Rng(seed), iterations, deadline, more: () => Date.now() < deadline, replay };
 }
 
-/**
- * The todo reason of a check that a known defect of hardening issue 8 makes
- * fail on this branch. Remove the marker once the fix is merged.
- */
-export function knownDefect(item: number, what: string, where = 'in branch proxy-hardening'): string {
-  return `issue 8 item ${item}: ${what}; being fixed ${where}`;
-}

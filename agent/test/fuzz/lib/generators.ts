@@ -491,7 +491,8 @@ export function genCsv(rng: Rng): GeneratedCsv {
     const delimiter = rng.pick([',', ';']);
     const lines = [rng.pick(['email', 'Email', 'E-mail Address']) + delimiter + rng.pick(['badge_ids', 'Badge ID(s)', 'badges'])];
     const drivers = rng.range(1, 8);
-    let badge = rng.int(1000);
+    // Badges unique across files (a clean file merged into an earlier list must not reuse another driver's badge).
+    let badge = rng.int(1_000_000_000);
     for (let i = 0; i < drivers; i += 1) {
       const email = `d${i}.${rng.string(4, 'abcdefghij')}@example.com`;
       const badges: string[] = [];
