@@ -319,3 +319,47 @@ t.test('issue 8.9: two StartTransactions with one message id are each recorded w
     { transactionId: '101', connectorId: 2, idTag: 'BADGE-TWO' },
   ]);
 });
+
+t.test('fuzz finding: a station that half-closes while its CPMS connection is dialled leaves no upstream behind', async (t) => {
+  const cpms = await startSlowCpms(300);
+  t.teardown(() => cpms.close());
+  const gateway = await startTestGateway(t, { upstreamUrl: cpms.url });
+  const { connect } = await import('node:net');
+  const { upgradeRequest } = await import('./helpers/raw-http.js');
+  const socket = connect({ port: gateway.port, host: '127.0.0.1', allowHalfOpen: true });
+  socket.on('error', () => undefined);
+  await once(socket, 'connect');
+  socket.write(upgradeRequest('/ocpp/CP-HALF'));
+  await waitUntil(() => cpms.paths.length === 1, 'the CPMS is being dialled');
+  // FIN while the CPMS takes its time: a WebSocket can never be completed on this socket.
+  socket.end();
+  await waitUntil(() => cpms.openConnections() === 0 && cpms.paths.length === 1, 'no CPMS connection is left open');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  t.equal(cpms.openConnections(), 0, 'the upstream opened for it was closed');
+  t.equal(gateway.status().stations.length, 0, 'and no link was registered');
+  socket.destroy();
+});
+
+t.test('fuzz finding: a Sec-WebSocket-Protocol header ws would refuse is refused before the CPMS is dialled', async (t) => {
+  const cpms = await startSlowCpms(0);
+  t.teardown(() => cpms.close());
+  const gateway = await startTestGateway(t, { upstreamUrl: cpms.url });
+  for (const protocols of ['ocpp1.6, ocpp1.6', 'ocpp1.6,,ocpp2.0.1', 'ocpp1.6,', 'ocpp1.6;x', 'ocpp1.6 ocpp2.0.1', '']) {
+    const answer = await rawUpgrade(gateway.port, '/ocpp/CP-PROTO', { protocols });
+    answer.socket.destroy();
+    t.equal(answer.status, 400, `${JSON.stringify(protocols)}: 400`);
+  }
+  t.same(cpms.paths, [], 'the CPMS never saw any of them');
+});
+
+t.test('fuzz finding: made-up action names do not grow the memo of watched actions', async (t) => {
+  const cpms = await startRawCpms({ echoCalls: true });
+  t.teardown(() => cpms.close());
+  const gateway = await startTestGateway(t, { upstreamUrl: cpms.url });
+  const station = await connectRawStation(`${stationEndpoint(gateway)}/CP-ACTIONS`);
+  t.teardown(() => station.socket.terminate());
+  // 600 calls sent at once: more names than the memo keeps, fewer than the frames a station may have waiting.
+  for (let i = 0; i < 600; i += 1) station.socket.send(`[2,"a${i}","MadeUp${i}${'x'.repeat(i % 200)}",{}]`);
+  await station.waitFor(600);
+  t.ok(gateway.pipeline.rememberedActionCount <= 512, `at most 512 action names remembered (${gateway.pipeline.rememberedActionCount})`);
+});

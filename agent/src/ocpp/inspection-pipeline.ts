@@ -43,6 +43,11 @@ export class InspectionPipeline {
     return wanted;
   }
 
+  /** How many action names `wantsAction` remembers (bounded; for diagnostics and tests). */
+  get rememberedActionCount(): number {
+    return this.wantedActions.size;
+  }
+
   get observerFailures(): number {
     return this.observerFailureCount;
   }
