@@ -137,6 +137,7 @@ t.test('hold overflow during an outage: the station is closed with 1013 and a lo
   t.equal(line?.stationId, 'CP-FLOOD', 'for the flooding station');
   t.ok(typeof line?.heldBytes === 'number' && line.heldBytes > maxBufferedBytes, 'with the bytes held');
   t.equal(gateway.metrics.slowPeerCloses, 0, 'not mistaken for a slow peer');
+  t.equal(gateway.metrics.outageHoldOverflows, 1, 'counted as a hold overflow');
   t.equal(gateway.isConnected('CP-FLOOD'), false);
   t.equal(gateway.isConnected('CP-CALM'), true, 'the other station is still connected');
   t.equal(stateOf(gateway, 'CP-CALM'), 'reconnecting', 'and still waiting for the CPMS');

@@ -18,5 +18,6 @@ Options for every command:
   --help                  this text
   --version               print the version
 
-Exit codes: 0 success, 1 failure at run time, 2 bad usage or bad input.
+Exit codes: 0 success, 1 failure at run time, 2 bad usage or bad input,
+75 (run only) stopped to be restarted on its database after a full disk.
 `;

@@ -1,7 +1,9 @@
 /**
- * Slows password guessing on the station listener: after `maxFailures` wrong
- * passwords from one remote address (or for one station id) within
- * `windowMs`, further attempts are refused with 429 until the window passes.
+ * Slows password guessing on the station listener: after `maxFailures`
+ * attempts without success for one key (the listener uses remote address and
+ * station id together) within `windowMs`, further attempts are refused with
+ * 429 until the window passes. The listener records an attempt as a failure
+ * before checking it, so parallel guesses are counted too.
  * Memory stays bounded: at most `maxTrackedKeys` keys are tracked.
  */
 export class AuthFailureLimiter {

@@ -15,6 +15,8 @@ export class RelayMetrics {
   slowPeerCloses = 0;
   /** Stations closed for sending calls faster than the CPMS answers them (more waiting than the bounds allow). */
   stationCallOverflows = 0;
+  /** Stations closed because more than `maxBufferedBytes` was held for them during a CPMS outage. */
+  outageHoldOverflows = 0;
   handshakesRefused = 0;
   authFailures = 0;
 

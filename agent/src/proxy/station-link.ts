@@ -505,6 +505,7 @@ export class StationLink {
     this.heldStationFrames.push(pending);
     this.heldBytes += pending.data.length;
     if (this.heldBytes + this.waitingBytes > this.options.maxBufferedBytes) {
+      this.options.metrics.outageHoldOverflows += 1;
       this.logger.warn({ heldBytes: this.heldBytes }, 'too much held during the CPMS outage; closing the station so it queues');
       this.close(CloseCode.TryAgainLater, 'CPMS unavailable');
     }
