@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { readCsvBytes, readCsvText } from '../src/drivers/csv-reader.js';
-import { parseDriverCsv, parseDriverCsvText, splitBadgeField, validateDriverEntries, type DriverList } from '../src/drivers/driver-csv.js';
+import { parseDriverCsv, parseDriverCsvText, splitBadgeField, validateDriverEntries, validateDriverEntriesInSlices, type DriverList } from '../src/drivers/driver-csv.js';
 import { DriverImportError, type DriverListProblem } from '../src/drivers/driver-import-error.js';
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
@@ -214,4 +214,27 @@ t.test('validateDriverEntries applies the same rules to a list from the cloud', 
   t.same(drivers(list), { 'a@x.com': ['B1', 'B2'], 'c@x.com': ['B3'] });
   t.throws(() => validateDriverEntries([{ line: 1, email: 'a@x.com', badgeIds: [] }]), DriverImportError);
   t.same(drivers(parseDriverCsvText('\ufeffemail,badge_ids\na@x.com,B1\n')), { 'a@x.com': ['B1'] }, 'CSV text with a BOM character');
+});
+
+t.test('issue 8.16: the daemon checks a large list in slices, with the event loop running between them, and finds the same', async (t) => {
+  const entries = Array.from({ length: 1_000 }, (_, index) => ({ line: index + 1, email: `d${index}@x.com`, badgeIds: [`B${index}`] }));
+  // A badge claimed again three slices later, and a bad email: the rules that span entries hold across slices.
+  entries.push({ line: 1_001, email: 'late@x.com', badgeIds: ['b5'] }, { line: 1_002, email: 'nope', badgeIds: ['B-NEW'] });
+  let turns = 0;
+  const ticking = setInterval(() => (turns += 1), 0);
+  const sliced = await validateDriverEntriesInSlices(entries, 100).catch((error: unknown) => error);
+  clearInterval(ticking);
+  const whole = (() => {
+    try {
+      return validateDriverEntries(entries);
+    } catch (error: unknown) {
+      return error;
+    }
+  })();
+  t.ok(sliced instanceof DriverImportError && whole instanceof DriverImportError, 'both refuse the list');
+  t.same((sliced as DriverImportError).problems, (whole as DriverImportError).problems, 'with the same problems');
+  t.match((sliced as DriverImportError).problems, [{ line: 1_001, message: /also on line 6/ }, { line: 1_002, message: /not an email/ }]);
+  t.ok(turns > 0, `timers ran between the slices (${turns})`);
+  const clean = await validateDriverEntriesInSlices(entries.slice(0, 1_000), 100);
+  t.same(clean, validateDriverEntries(entries.slice(0, 1_000)), 'a clean list gives the same rows and warnings');
 });

@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { DriverImportError, type DriverListProblem } from '../drivers/driver-import-error.js';
-import { parseDriverCsvText, validateDriverEntries, type DriverEntry, type DriverList } from '../drivers/driver-csv.js';
+import { parseDriverCsvText, validateDriverEntriesInSlices, type DriverEntry, type DriverList } from '../drivers/driver-csv.js';
 import { readDriverListMeta } from '../drivers/driver-list-store.js';
 import { replaceDriverListInChunks } from '../drivers/staged-driver-import.js';
 import type { SqliteDatabase } from '../store/gateway-store.js';
@@ -42,7 +42,7 @@ export class ReplaceDriversCommand implements CommandHandler {
     // checked in the next one and written in chunks after that, so stations
     // are relayed in between (staged-driver-import.ts).
     await nextTurn();
-    const list = csv !== undefined ? fromCsv(csv) : fromEntries(drivers);
+    const list = csv !== undefined ? fromCsv(csv) : await fromEntries(drivers);
     const result = await replaceDriverListInChunks(this.db, list.rows, { version, source: 'cloud', ...(this.chunkDrivers === undefined ? {} : { chunkDrivers: this.chunkDrivers }) });
     if (result.staleVersion) {
       const storedVersion = readDriverListMeta(this.db)?.version ?? null;
@@ -72,7 +72,7 @@ function fromCsv(csv: unknown): DriverList {
   return refusedAsInvalid(() => parseDriverCsvText(csv), 'line');
 }
 
-function fromEntries(drivers: unknown): DriverList {
+async function fromEntries(drivers: unknown): Promise<DriverList> {
   if (!Array.isArray(drivers)) throw new CommandError('invalid_argument', '"drivers" must be a list of {"email","badgeIds"}');
   const entries: DriverEntry[] = [];
   const shapeProblems: DriverListProblem[] = [];
@@ -90,7 +90,12 @@ function fromEntries(drivers: unknown): DriverList {
     if (typeof email === 'string' && Array.isArray(badgeIds)) entries.push({ line, email, badgeIds: badgeIds.filter((badge) => typeof badge === 'string') });
   });
   if (shapeProblems.length > 0) throw invalid(shapeProblems, 'entry');
-  return refusedAsInvalid(() => validateDriverEntries(entries), 'entry');
+  try {
+    return await validateDriverEntriesInSlices(entries);
+  } catch (error: unknown) {
+    if (error instanceof DriverImportError) throw invalid(error.problems, 'entry', error);
+    throw error;
+  }
 }
 
 function refusedAsInvalid(parse: () => DriverList, where: 'line' | 'entry'): DriverList {
