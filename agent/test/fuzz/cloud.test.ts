@@ -172,7 +172,10 @@ t.test('MQTT 5 response topics the broker refuses do not cost the cloud link', {
   const lost: string[] = [];
   const missing: string[] = [];
   for (let i = 0; i < budget.iterations && budget.more(); i += 1) {
-    const hostile = rng.pick(['evil/#', 'evil/+/x', '#', '+', `${prefix}/cmd/+`, 'a/#/b', 'x'.repeat(rng.pick([100, 60_000])), 'evil/\u0000', '$SYS/evil']);
+    // No NUL here: mosquitto refuses such a publish itself (it never reaches the gateway) and drops the
+    // publisher, whose client then resends the same QoS 1 message after every reconnect. The gateway's
+    // own NUL check is tested in cloud-commands.test.ts.
+    const hostile = rng.pick(['evil/#', 'evil/+/x', '#', '+', `${prefix}/cmd/+`, 'a/#/b', 'x'.repeat(rng.pick([100, 60_000])), '$SYS/evil']);
     const topic = rng.bool(0.7) ? hostile : `cloud/replies/${rng.string(6, 'abcdef0123')}`;
     const id = `rt-${i}`;
     const options: IClientPublishOptions = { qos: 1, properties: { responseTopic: topic, correlationData: rng.bytes(rng.range(1, 16)) } };
