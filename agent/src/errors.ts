@@ -106,3 +106,14 @@ export class GateFullError extends GatewayError {
     super('PE_ERR_BUSY', `${gate}: ${maxActive} in progress and ${maxWaiting} waiting; try again later`);
   }
 }
+
+/**
+ * The gateway's device identity in `dataDir/identity/` cannot be read or is
+ * inconsistent. Never repaired by making a new key: the old one may already
+ * be enrolled (docs/provisioning.md).
+ */
+export class IdentityError extends GatewayError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('PE_ERR_IDENTITY', message, options);
+  }
+}

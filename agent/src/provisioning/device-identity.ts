@@ -1,0 +1,183 @@
+/**
+ * The gateway's device identity in `dataDir/identity/`: its private key (RSA
+ * 2048, mode 0600, never leaves the gateway), the CSR for it, and the claim
+ * record with the one-time claim code (docs/provisioning.md). Made once on the
+ * first call, then reused as is: a second start has the same key and code.
+ *
+ * Write order is claim.json, gateway.key, gateway.csr, so every crash leaves a
+ * state the next call completes: claim only (a key is made), claim and key (the
+ * CSR is made). A key without claim.json cannot come from a crash, and a file
+ * that exists but cannot be read or parsed is an IdentityError: making a new
+ * key over one that may already be enrolled would orphan the gateway.
+ */
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { IdentityError } from '../errors.js';
+import { writeFileAtomic } from './atomic-write.js';
+import { generateClaimCode, isClaimCode } from './claim-code.js';
+import { buildCsr, csrMatches } from './gateway-csr.js';
+import type { GatewayIdSource, ResolvedGatewayId } from './gateway-id.js';
+
+export const IDENTITY_DIR = 'identity';
+export const KEY_FILE = 'gateway.key';
+export const CSR_FILE = 'gateway.csr';
+export const CLAIM_FILE = 'claim.json';
+const RSA_BITS = 2048;
+const GATEWAY_ID_SOURCES: readonly GatewayIdSource[] = ['config', 'raspberry-pi-serial', 'dmi-serial', 'machine-id', 'hostname'];
+
+/** claim.json as stored. */
+export interface ClaimRecord {
+  readonly version: 1;
+  readonly gatewayId: string;
+  readonly gatewayIdSource: GatewayIdSource;
+  readonly claimCode: string;
+  readonly createdAt: string;
+}
+
+export interface DeviceIdentity {
+  readonly gatewayId: string;
+  readonly gatewayIdSource: GatewayIdSource;
+  readonly dir: string;
+  readonly keyPath: string;
+  /** Permission bits of the key file as found, e.g. 0o600. */
+  readonly keyMode: number;
+  readonly csrPath: string;
+  readonly csrPem: string;
+  readonly claimPath: string;
+  readonly claimCode: string;
+  readonly createdAt: string;
+  /** True when this call made the key (the first start). */
+  readonly created: boolean;
+}
+
+export function loadOrCreateIdentity(dataDir: string, resolved: ResolvedGatewayId, now: () => Date = () => new Date()): DeviceIdentity {
+  const dir = join(dataDir, IDENTITY_DIR);
+  const keyPath = join(dir, KEY_FILE);
+  const csrPath = join(dir, CSR_FILE);
+  const claimPath = join(dir, CLAIM_FILE);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (error: unknown) {
+    throw new IdentityError(`cannot create ${dir}: ${fsReason(error)}`, { cause: error });
+  }
+
+  let claim = readClaim(claimPath);
+  let keyPem = readKey(keyPath);
+  if (claim === undefined && keyPem !== undefined) {
+    throw new IdentityError(
+      `${claimPath} is missing but ${keyPath} exists; the key may already be enrolled, so no new identity is made over it. ` +
+        'Restore claim.json from a backup, or remove the identity folder to start over as a new, unclaimed gateway.',
+    );
+  }
+  if (claim === undefined) {
+    claim = { version: 1, gatewayId: resolved.gatewayId, gatewayIdSource: resolved.source, claimCode: generateClaimCode(), createdAt: now().toISOString() };
+    writeSecret(claimPath, `${JSON.stringify(claim, null, 2)}\n`);
+  } else if (claim.gatewayId !== resolved.gatewayId || claim.gatewayIdSource !== resolved.source) {
+    // The id changed (gatewayId set in the file after the first start): not enrolled yet, so the
+    // record follows it; the key and the claim code stay.
+    claim = { ...claim, gatewayId: resolved.gatewayId, gatewayIdSource: resolved.source };
+    writeSecret(claimPath, `${JSON.stringify(claim, null, 2)}\n`);
+  }
+
+  let created = false;
+  if (keyPem === undefined) {
+    keyPem = generateKeyPairSync('rsa', { modulusLength: RSA_BITS, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } }).privateKey;
+    writeSecret(keyPath, keyPem);
+    created = true;
+  }
+
+  // The CSR is derived from the key and the id: missing, damaged or stale, it is simply made again.
+  let csrPem = readOptional(csrPath);
+  if (csrPem === undefined || !csrMatches(csrPem, keyPem, claim.gatewayId)) {
+    csrPem = buildCsr(keyPem, claim.gatewayId);
+    write(csrPath, csrPem, 0o644);
+  }
+
+  return {
+    gatewayId: claim.gatewayId,
+    gatewayIdSource: claim.gatewayIdSource,
+    dir,
+    keyPath,
+    keyMode: statSync(keyPath).mode & 0o777,
+    csrPath,
+    csrPem,
+    claimPath,
+    claimCode: claim.claimCode,
+    createdAt: claim.createdAt,
+    created,
+  };
+}
+
+function readClaim(path: string): ClaimRecord | undefined {
+  const text = readOptional(path);
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error: unknown) {
+    throw corrupt(path, 'not valid JSON', error);
+  }
+  if (!isClaimRecord(value)) throw corrupt(path, 'not a claim record (version 1 with gatewayId, gatewayIdSource, claimCode, createdAt)');
+  return value;
+}
+
+function isClaimRecord(value: unknown): value is ClaimRecord {
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Record<string, unknown>;
+  return (
+    record['version'] === 1 &&
+    typeof record['gatewayId'] === 'string' &&
+    GATEWAY_ID_SOURCES.includes(record['gatewayIdSource'] as GatewayIdSource) &&
+    isClaimCode(record['claimCode']) &&
+    typeof record['createdAt'] === 'string'
+  );
+}
+
+function readKey(path: string): string | undefined {
+  const pem = readOptional(path);
+  if (pem === undefined) return undefined;
+  let type: string | undefined;
+  try {
+    type = createPrivateKey(pem).asymmetricKeyType;
+  } catch (error: unknown) {
+    throw corrupt(path, 'not a readable PEM private key', error);
+  }
+  if (type !== 'rsa') throw corrupt(path, `a ${type ?? 'unknown'} key, not RSA`);
+  return pem;
+}
+
+function corrupt(path: string, what: string, cause?: unknown): IdentityError {
+  return new IdentityError(
+    `${path} is ${what}; it is left as it is and no new identity is made, because the key may already be enrolled. ` +
+      'Restore the identity folder from a backup, or remove it to start over as a new, unclaimed gateway.',
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/** File text, or undefined when it does not exist; any other failure (EACCES, EISDIR) is an IdentityError. */
+function readOptional(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error: unknown) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new IdentityError(`cannot read ${path}: ${fsReason(error)}; nothing is regenerated over it`, { cause: error });
+  }
+}
+
+function writeSecret(path: string, text: string): void {
+  write(path, text, 0o600);
+}
+
+function write(path: string, text: string, mode: number): void {
+  try {
+    writeFileAtomic(path, text, mode);
+  } catch (error: unknown) {
+    throw new IdentityError(`cannot write ${path}: ${fsReason(error)}`, { cause: error });
+  }
+}
+
+function fsReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code ?? (error instanceof Error ? error.message : String(error));
+}
