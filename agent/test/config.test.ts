@@ -69,9 +69,13 @@ t.test('resolveConfigPath: --config, then PLEEVI_EDGE_CONFIG, then the packaged 
 });
 
 t.test('a minimal config gets every default', async (t) => {
-  const config = parseConfig(minimal, { baseDir: '/etc/pleevi-edge', env: {} });
+  // No hardware serial readable (the serial sources are covered by provision-identity.test.ts): the hostname default.
+  const nowhere = '/nonexistent/pleevi-edge-test';
+  const serialSources = { cpuinfo: nowhere, dmiProductSerial: nowhere, machineId: nowhere };
+  const config = parseConfig(minimal, { baseDir: '/etc/pleevi-edge', env: {}, serialSources });
   t.same(config, {
     gatewayId: `gw-${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}`.slice(0, 64),
+    gatewayIdSource: 'hostname',
     dataDir: resolve(process.cwd(), 'var'),
     listen: {
       host: '0.0.0.0',

@@ -3,6 +3,8 @@
  * with every default filled in and every file path resolved against the
  * config file's folder. The rest of the agent reads only this shape.
  */
+import type { GatewayIdSource } from '../provisioning/gateway-id.js';
+
 export type AuthorizationMode = 'cpms' | 'local';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -69,6 +71,8 @@ export interface GatewayConfig {
   /** Where the file came from, for messages; undefined for built-in configs. */
   readonly source?: string;
   readonly gatewayId: string;
+  /** Where gatewayId came from; undefined for configs built in code (tests, the demo), which set it. */
+  readonly gatewayIdSource?: GatewayIdSource;
   readonly dataDir: string;
   readonly listen: ListenConfig;
   readonly upstream: UpstreamConfig;

@@ -8,10 +8,11 @@
  * paths and station ids; ajv's own messages never quote the data.
  */
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { ConfigError, type ConfigProblem } from '../errors.js';
+import { resolveGatewayId } from '../provisioning/gateway-id.js';
+import type { SerialSourcePaths } from '../provisioning/hardware-serial.js';
 import { adminSocketProblems } from './config-admin-socket.js';
 import { parseJson } from './config-json.js';
 import { resolveAdminSocket, resolveDataDir } from './config-paths.js';
@@ -30,6 +31,8 @@ export interface ParseConfigOptions {
   readonly env: NodeJS.ProcessEnv;
   /** Where the config came from, for messages and `GatewayConfig.source`. */
   readonly source?: string;
+  /** Where the hardware serial is read when the file sets no gatewayId (tests point it at a temp folder). */
+  readonly serialSources?: SerialSourcePaths;
 }
 
 const ajv = new Ajv({
@@ -86,11 +89,6 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
-/** Fallback identity until provisioning assigns one; hostnames may hold characters a gatewayId may not. */
-function defaultGatewayId(): string {
-  return `gw-${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}`.slice(0, 64);
-}
-
 function tlsFilesAt(pem: ReadonlyMap<string, string>, path: string, block: TlsFilesFile | undefined): TlsFiles {
   if (!block) return {};
   const files: { ca?: string; cert?: string; key?: string } = {};
@@ -110,7 +108,8 @@ function requirePem(pem: ReadonlyMap<string, string>, path: string): string {
 
 function resolveConfig(file: ConfigFile, pem: ReadonlyMap<string, string>, options: ParseConfigOptions): GatewayConfig {
   const { baseDir, env } = options;
-  const gatewayId = file.gatewayId ?? defaultGatewayId();
+  // Without gatewayId in the file: gw-<hardware serial>, else gw-<hostname> (docs/provisioning.md).
+  const { gatewayId, source: gatewayIdSource } = resolveGatewayId(file.gatewayId, options.serialSources);
   const dataDir = resolveDataDir(file.dataDir, baseDir, env);
   const adminSocket = resolveAdminSocket(file.admin?.socket, dataDir, baseDir, env);
 
@@ -139,6 +138,7 @@ function resolveConfig(file: ConfigFile, pem: ReadonlyMap<string, string>, optio
   return {
     ...(options.source !== undefined ? { source: options.source } : {}),
     gatewayId,
+    gatewayIdSource,
     dataDir,
     listen: {
       host: listen.host ?? CONFIG_DEFAULTS.listen.host,
