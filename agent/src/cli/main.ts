@@ -3,6 +3,7 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from '
 import { configCheckCommand } from './config-check-command.js';
 import { driversImportCommand, driversListCommand, driversLookupCommand } from './drivers-command.js';
 import { passwordHashCommand } from './password-hash-command.js';
+import { provisionCommand, provisionStatusCommand } from './provision-command.js';
 import { runCommand } from './run-command.js';
 import { schedulesCommand } from './schedules-command.js';
 import { sessionsCommand } from './sessions-command.js';
@@ -23,6 +24,9 @@ const COMMANDS: ReadonlyMap<string, CliCommand> = new Map([
   ['sessions', sessionsCommand],
   ['stations', stationsCommand],
   ['schedules', schedulesCommand],
+  ['provision status', provisionStatusCommand],
+  // Any other `provision` word: a usage error naming what is not implemented yet.
+  ['provision', provisionCommand],
 ]);
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {

@@ -11,6 +11,7 @@ Commands:
   stations                stored stations: boot details, last connection, connector status
   sessions                stored charging sessions with their drivers (--active, --limit N)
   schedules               cloud charging schedules in force per station and their last result (--all)
+  provision status        the gateway's identity (made on the first run) and claim state, with the claim code
 
 Options for every command:
   --config FILE           configuration file (default: $PLEEVI_EDGE_CONFIG, else /etc/pleevi-edge/config.json)

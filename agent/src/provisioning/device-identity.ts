@@ -11,7 +11,7 @@
  * key over one that may already be enrolled would orphan the gateway.
  */
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { IdentityError } from '../errors.js';
 import { writeFileAtomic } from './atomic-write.js';
@@ -58,10 +58,12 @@ export function loadOrCreateIdentity(dataDir: string, resolved: ResolvedGatewayI
   const claimPath = join(dir, CLAIM_FILE);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    followOwner(dir, dataDir);
   } catch (error: unknown) {
     throw new IdentityError(`cannot create ${dir}: ${fsReason(error)}`, { cause: error });
   }
 
+  const owner = (path: string): void => followOwner(path, dataDir);
   let claim = readClaim(claimPath);
   let keyPem = readKey(keyPath);
   if (claim === undefined && keyPem !== undefined) {
@@ -72,18 +74,18 @@ export function loadOrCreateIdentity(dataDir: string, resolved: ResolvedGatewayI
   }
   if (claim === undefined) {
     claim = { version: 1, gatewayId: resolved.gatewayId, gatewayIdSource: resolved.source, claimCode: generateClaimCode(), createdAt: now().toISOString() };
-    writeSecret(claimPath, `${JSON.stringify(claim, null, 2)}\n`);
+    writeSecret(claimPath, `${JSON.stringify(claim, null, 2)}\n`, owner);
   } else if (claim.gatewayId !== resolved.gatewayId || claim.gatewayIdSource !== resolved.source) {
     // The id changed (gatewayId set in the file after the first start): not enrolled yet, so the
     // record follows it; the key and the claim code stay.
     claim = { ...claim, gatewayId: resolved.gatewayId, gatewayIdSource: resolved.source };
-    writeSecret(claimPath, `${JSON.stringify(claim, null, 2)}\n`);
+    writeSecret(claimPath, `${JSON.stringify(claim, null, 2)}\n`, owner);
   }
 
   let created = false;
   if (keyPem === undefined) {
     keyPem = generateKeyPairSync('rsa', { modulusLength: RSA_BITS, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } }).privateKey;
-    writeSecret(keyPath, keyPem);
+    writeSecret(keyPath, keyPem, owner);
     created = true;
   }
 
@@ -91,7 +93,7 @@ export function loadOrCreateIdentity(dataDir: string, resolved: ResolvedGatewayI
   let csrPem = readOptional(csrPath);
   if (csrPem === undefined || !csrMatches(csrPem, keyPem, claim.gatewayId)) {
     csrPem = buildCsr(keyPem, claim.gatewayId);
-    write(csrPath, csrPem, 0o644);
+    write(csrPath, csrPem, 0o644, owner);
   }
 
   return {
@@ -165,13 +167,14 @@ function readOptional(path: string): string | undefined {
   }
 }
 
-function writeSecret(path: string, text: string): void {
-  write(path, text, 0o600);
+function writeSecret(path: string, text: string, owner: (path: string) => void): void {
+  write(path, text, 0o600, owner);
 }
 
-function write(path: string, text: string, mode: number): void {
+function write(path: string, text: string, mode: number, owner: (path: string) => void): void {
   try {
     writeFileAtomic(path, text, mode);
+    owner(path);
   } catch (error: unknown) {
     throw new IdentityError(`cannot write ${path}: ${fsReason(error)}`, { cause: error });
   }
@@ -180,4 +183,15 @@ function write(path: string, text: string, mode: number): void {
 function fsReason(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
   return code ?? (error instanceof Error ? error.message : String(error));
+}
+
+/**
+ * Run as root (`sudo pleevi-edge provision status`), the files would belong to
+ * root and the service user could not read its own key: they take the owner
+ * of dataDir instead, which the installation gives to the service user.
+ */
+function followOwner(path: string, dataDir: string): void {
+  if (process.getuid?.() !== 0) return;
+  const { uid, gid } = statSync(dataDir);
+  if (uid !== 0 || gid !== 0) chownSync(path, uid, gid);
 }

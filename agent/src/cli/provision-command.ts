@@ -1,0 +1,86 @@
+import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
+import { loadCliConfig } from './load-cli-config.js';
+import { parseCommandFlags } from './parse-command-flags.js';
+import { terminalSafe, terminalSafeJson } from './terminal-safe.js';
+import { claimUrl } from '../provisioning/claim-url.js';
+import { loadOrCreateIdentity } from '../provisioning/device-identity.js';
+import { GATEWAY_ID_SOURCE_LABELS } from '../provisioning/gateway-id.js';
+
+const PROVISION_STATUS_USAGE = `Usage: pleevi-edge provision status [--json] [--config FILE]
+
+The gateway's identity and its claim state. On the first run it makes the
+identity in <dataDir>/identity/: the private key (mode 0600, never shown),
+the certificate signing request and the one-time claim code. Later runs
+show the same key and code. While the gateway is unclaimed it prints the
+claim code and the claim link of the QR code (provisioning.claimBaseUrl).
+Run it as the service user (sudo -u pleevi-edge ...): run as root, the files
+take the owner of dataDir.
+`;
+
+const PROVISION_USAGE = `Usage: pleevi-edge provision status [--json] [--config FILE]
+
+Only "provision status" exists in this version; "provision qr", "provision
+enroll" and "provision reset" are specified (docs/provisioning.md) but not
+implemented yet.
+`;
+
+/** `pleevi-edge provision status`: makes the identity if missing, then shows it (docs/provisioning.md). */
+export const provisionStatusCommand: CliCommand = async (args, io) => {
+  const flags = parseCommandFlags('provision status', PROVISION_STATUS_USAGE, args, { json: { type: 'boolean' }, config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } }, io);
+  if (typeof flags === 'number') return flags;
+  const config = loadCliConfig(flags.config, io);
+  if (!config) return EXIT_USAGE;
+
+  const identity = loadOrCreateIdentity(config.dataDir, { gatewayId: config.gatewayId, source: config.gatewayIdSource ?? 'config' });
+  // Enrollment does not exist yet, so every gateway is unclaimed; the code is shown only in that state.
+  const claimState = 'unclaimed';
+  const link = claimUrl(config.provisioning?.claimBaseUrl, identity.gatewayId, identity.claimCode);
+  const keyMode = identity.keyMode.toString(8).padStart(4, '0');
+  if (identity.keyMode !== 0o600) {
+    io.stderr.write(terminalSafe(`pleevi-edge provision status: warning: ${identity.keyPath} has mode ${keyMode}, not 0600; fix: chmod 600 ${identity.keyPath}`) + '\n');
+  }
+  if (flags.json) {
+    io.stdout.write(
+      `${terminalSafeJson({
+        gatewayId: identity.gatewayId,
+        gatewayIdSource: identity.gatewayIdSource,
+        keyFile: identity.keyPath,
+        keyMode,
+        csrFile: identity.csrPath,
+        claimState,
+        claimCode: identity.claimCode,
+        claimUrl: link ?? null,
+        createdAt: identity.createdAt,
+        created: identity.created,
+      })}\n`,
+    );
+    return EXIT_OK;
+  }
+  io.stdout.write(
+    [
+      `gateway id   ${identity.gatewayId}`,
+      `id from      ${GATEWAY_ID_SOURCE_LABELS[identity.gatewayIdSource]}`,
+      `private key  ${identity.keyPath} (mode ${keyMode})`,
+      `csr          ${identity.csrPath}`,
+      `identity     ${identity.created ? 'made now' : 'made'} ${identity.createdAt}`,
+      `claim state  ${claimState} (enrollment is not implemented in this version)`,
+      `claim code   ${identity.claimCode}`,
+      `claim link   ${link ?? 'none: set provisioning.claimBaseUrl in the configuration for the QR code link'}`,
+      '',
+    ]
+      .map(terminalSafe)
+      .join('\n'),
+  );
+  return EXIT_OK;
+};
+
+/** `pleevi-edge provision <anything else>`: the other subcommands are specified, not implemented. */
+export const provisionCommand: CliCommand = async (args, io) => {
+  if (args[0] === '--help' || args[0] === '-h') {
+    io.stdout.write(PROVISION_USAGE);
+    return EXIT_OK;
+  }
+  const what = args[0] === undefined ? 'a subcommand is required' : `"provision ${args[0]}" is not implemented yet`;
+  io.stderr.write(`pleevi-edge provision: ${terminalSafe(what)}\n\n${PROVISION_USAGE}`);
+  return EXIT_USAGE;
+};
