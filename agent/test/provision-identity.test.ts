@@ -5,7 +5,7 @@
  */
 import t, { type Test } from 'tap';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import forge from 'node-forge';
@@ -261,4 +261,32 @@ t.test('pleevi-edge provision <other>: not implemented yet, exit 2; no claim bas
   const broken = await runCli(['provision', 'status', '--config', configPath], { env: {} });
   t.equal(broken.code, 1);
   t.match(broken.stderr, /gateway\.key is not a readable PEM private key.*\[PE_ERR_IDENTITY\]/);
+});
+
+t.test('run as root, the identity files take the owner of dataDir (the service user can read its key)', { skip: process.getuid?.() === 0 ? false : 'needs root to chown' }, async (t) => {
+  const dataDir = join(tempDir(t), 'data');
+  mkdirSync(dataDir);
+  chownSync(dataDir, 4242, 4343);
+  const identity = loadOrCreateIdentity(dataDir, { gatewayId: 'gw-owner', source: 'config' });
+  for (const path of [identity.dir, identity.keyPath, identity.csrPath, identity.claimPath]) {
+    const { uid, gid } = statSync(path);
+    t.same({ uid, gid }, { uid: 4242, gid: 4343 }, path);
+  }
+  t.equal(statSync(identity.keyPath).mode & 0o777, 0o600, 'and the key stays 0600');
+});
+
+t.test('three first runs of provision status at once agree on one identity', async (t) => {
+  const dir = tempDir(t);
+  const configPath = join(dir, 'config.json');
+  writeFileSync(configPath, JSON.stringify({ gatewayId: 'gw-race', upstream: { url: 'wss://cpms.example.com/ocpp' }, dataDir: join(dir, 'data') }));
+  const runs = await Promise.all([0, 1, 2].map(() => runCli(['provision', 'status', '--json', '--config', configPath], { env: {} })));
+  const results = runs.map((run) => {
+    t.equal(run.code, 0, run.stderr);
+    return JSON.parse(run.stdout) as { claimCode: string; keyFile: string; created: boolean };
+  });
+  t.equal(new Set(results.map((result) => result.claimCode)).size, 1, 'one claim code shown by all three');
+  t.equal(results.filter((result) => result.created).length, 1, 'exactly one of them made the key');
+  const again = loadOrCreateIdentity(join(dir, 'data'), { gatewayId: 'gw-race', source: 'config' });
+  t.equal(again.claimCode, results[0]?.claimCode, 'and it is the stored one');
+  t.ok(forge.pki.certificationRequestFromPem(again.csrPem).verify());
 });

@@ -4,10 +4,16 @@
  * is never readable by others, not even for a moment), fsync, rename, fsync
  * of the folder so the rename itself survives.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
-export function writeFileAtomic(path: string, data: string, mode: number): void {
+/**
+ * Write `data` to `path` atomically. With `exclusive`, an existing file is
+ * kept and false comes back: link(2) fails on an existing name where rename
+ * would replace it, so of two processes creating the same file at once
+ * exactly one wins and the other reads the winner's file.
+ */
+export function writeFileAtomic(path: string, data: string, mode: number, options: { exclusive?: boolean } = {}): boolean {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   // 'wx': a stale temp file of a crashed run with the same pid is removed first, never reused with its old mode.
   rmSync(temp, { force: true });
@@ -18,13 +24,25 @@ export function writeFileAtomic(path: string, data: string, mode: number): void 
   } finally {
     closeSync(fd);
   }
+  let written = true;
   try {
-    renameSync(temp, path);
+    if (options.exclusive === true) {
+      try {
+        linkSync(temp, path);
+      } catch (error: unknown) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        written = false;
+      }
+      rmSync(temp, { force: true });
+    } else {
+      renameSync(temp, path);
+    }
   } catch (error: unknown) {
     rmSync(temp, { force: true });
     throw error;
   }
   fsyncDir(dirname(path));
+  return written;
 }
 
 export function fsyncDir(path: string): void {

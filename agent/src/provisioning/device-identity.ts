@@ -73,9 +73,12 @@ export function loadOrCreateIdentity(dataDir: string, resolved: ResolvedGatewayI
     );
   }
   if (claim === undefined) {
-    claim = { version: 1, gatewayId: resolved.gatewayId, gatewayIdSource: resolved.source, claimCode: generateClaimCode(), createdAt: now().toISOString() };
-    writeSecret(claimPath, `${JSON.stringify(claim, null, 2)}\n`, owner);
-  } else if (claim.gatewayId !== resolved.gatewayId || claim.gatewayIdSource !== resolved.source) {
+    const fresh: ClaimRecord = { version: 1, gatewayId: resolved.gatewayId, gatewayIdSource: resolved.source, claimCode: generateClaimCode(), createdAt: now().toISOString() };
+    // Exclusive: a second `provision status` started at the same moment shows the winner's code, not its own.
+    claim = writeSecret(claimPath, `${JSON.stringify(fresh, null, 2)}\n`, owner, true) ? fresh : readClaim(claimPath);
+    if (claim === undefined) throw new IdentityError(`${claimPath} vanished while it was being made`);
+  }
+  if (claim.gatewayId !== resolved.gatewayId || claim.gatewayIdSource !== resolved.source) {
     // The id changed (gatewayId set in the file after the first start): not enrolled yet, so the
     // record follows it; the key and the claim code stay.
     claim = { ...claim, gatewayId: resolved.gatewayId, gatewayIdSource: resolved.source };
@@ -84,9 +87,10 @@ export function loadOrCreateIdentity(dataDir: string, resolved: ResolvedGatewayI
 
   let created = false;
   if (keyPem === undefined) {
-    keyPem = generateKeyPairSync('rsa', { modulusLength: RSA_BITS, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } }).privateKey;
-    writeSecret(keyPath, keyPem, owner);
-    created = true;
+    const fresh = generateKeyPairSync('rsa', { modulusLength: RSA_BITS, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } }).privateKey;
+    created = writeSecret(keyPath, fresh, owner, true);
+    keyPem = created ? fresh : readKey(keyPath);
+    if (keyPem === undefined) throw new IdentityError(`${keyPath} vanished while it was being made`);
   }
 
   // The CSR is derived from the key and the id: missing, damaged or stale, it is simply made again.
@@ -167,14 +171,16 @@ function readOptional(path: string): string | undefined {
   }
 }
 
-function writeSecret(path: string, text: string, owner: (path: string) => void): void {
-  write(path, text, 0o600, owner);
+function writeSecret(path: string, text: string, owner: (path: string) => void, exclusive = false): boolean {
+  return write(path, text, 0o600, owner, exclusive);
 }
 
-function write(path: string, text: string, mode: number, owner: (path: string) => void): void {
+/** False when `exclusive` and the file already existed (it is then left as it is). */
+function write(path: string, text: string, mode: number, owner: (path: string) => void, exclusive = false): boolean {
   try {
-    writeFileAtomic(path, text, mode);
-    owner(path);
+    const written = writeFileAtomic(path, text, mode, { exclusive });
+    if (written) owner(path);
+    return written;
   } catch (error: unknown) {
     throw new IdentityError(`cannot write ${path}: ${fsReason(error)}`, { cause: error });
   }
