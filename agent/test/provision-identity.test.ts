@@ -242,9 +242,9 @@ t.test('pleevi-edge provision status as a process: same identity twice, key 0600
 });
 
 t.test('pleevi-edge provision <other>: not implemented yet, exit 2; no claim base URL: said so', async (t) => {
-  const qr = await runCli(['provision', 'qr'], { env: {} });
-  t.equal(qr.code, 2);
-  t.match(qr.stderr, /"provision qr" is not implemented yet/);
+  const enroll = await runCli(['provision', 'enroll'], { env: {} });
+  t.equal(enroll.code, 2);
+  t.match(enroll.stderr, /"provision enroll" is not implemented yet/);
   const bare = await runCli(['provision'], { env: {} });
   t.equal(bare.code, 2);
   t.match(bare.stderr, /a subcommand is required/);

@@ -3,7 +3,7 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from '
 import { configCheckCommand } from './config-check-command.js';
 import { driversImportCommand, driversListCommand, driversLookupCommand } from './drivers-command.js';
 import { passwordHashCommand } from './password-hash-command.js';
-import { provisionCommand, provisionStatusCommand } from './provision-command.js';
+import { provisionCommand, provisionQrCommand, provisionStatusCommand } from './provision-command.js';
 import { runCommand } from './run-command.js';
 import { schedulesCommand } from './schedules-command.js';
 import { sessionsCommand } from './sessions-command.js';
@@ -25,6 +25,7 @@ const COMMANDS: ReadonlyMap<string, CliCommand> = new Map([
   ['stations', stationsCommand],
   ['schedules', schedulesCommand],
   ['provision status', provisionStatusCommand],
+  ['provision qr', provisionQrCommand],
   // Any other `provision` word: a usage error naming what is not implemented yet.
   ['provision', provisionCommand],
 ]);

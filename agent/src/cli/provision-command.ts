@@ -1,7 +1,10 @@
-import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
+import { writeFileSync } from 'node:fs';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
 import { loadCliConfig } from './load-cli-config.js';
 import { parseCommandFlags } from './parse-command-flags.js';
 import { terminalSafe, terminalSafeJson } from './terminal-safe.js';
+import { describeError } from '../errors.js';
+import { claimQrAsSvg, claimQrForTerminal } from '../provisioning/claim-qr.js';
 import { claimUrl } from '../provisioning/claim-url.js';
 import { loadOrCreateIdentity } from '../provisioning/device-identity.js';
 import { GATEWAY_ID_SOURCE_LABELS } from '../provisioning/gateway-id.js';
@@ -17,11 +20,21 @@ Run it as the service user (sudo -u pleevi-edge ...): run as root, the files
 take the owner of dataDir.
 `;
 
-const PROVISION_USAGE = `Usage: pleevi-edge provision status [--json] [--config FILE]
+const PROVISION_QR_USAGE = `Usage: pleevi-edge provision qr [--svg FILE] [--config FILE]
 
-Only "provision status" exists in this version; "provision qr", "provision
-enroll" and "provision reset" are specified (docs/provisioning.md) but not
-implemented yet.
+The claim QR code of an unclaimed gateway, for the installer to scan: drawn
+in the terminal, with the gateway id, the claim code to type instead and the
+link it holds (<provisioning.claimBaseUrl>/claim?gw=<id>&code=<code>).
+--svg FILE also writes it as an SVG image (mode 0600: it holds the claim
+code) for a label or a page. Needs provisioning.claimBaseUrl. Makes the
+identity first if there is none yet, like "provision status".
+`;
+
+const PROVISION_USAGE = `Usage: pleevi-edge provision status [--json] [--config FILE]
+       pleevi-edge provision qr [--svg FILE] [--config FILE]
+
+"provision enroll" and "provision reset" are specified (docs/provisioning.md)
+but not implemented yet.
 `;
 
 /** `pleevi-edge provision status`: makes the identity if missing, then shows it (docs/provisioning.md). */
@@ -66,6 +79,43 @@ export const provisionStatusCommand: CliCommand = async (args, io) => {
       `claim state  ${claimState} (enrollment is not implemented in this version)`,
       `claim code   ${identity.claimCode}`,
       `claim link   ${link ?? 'none: set provisioning.claimBaseUrl in the configuration for the QR code link'}`,
+      '',
+    ]
+      .map(terminalSafe)
+      .join('\n'),
+  );
+  return EXIT_OK;
+};
+
+/** `pleevi-edge provision qr`: the claim QR code in the terminal, and as SVG with --svg (docs/provisioning.md). */
+export const provisionQrCommand: CliCommand = async (args, io) => {
+  const flags = parseCommandFlags('provision qr', PROVISION_QR_USAGE, args, { svg: { type: 'string' }, config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } }, io);
+  if (typeof flags === 'number') return flags;
+  const config = loadCliConfig(flags.config, io);
+  if (!config) return EXIT_USAGE;
+  const identity = loadOrCreateIdentity(config.dataDir, { gatewayId: config.gatewayId, source: config.gatewayIdSource ?? 'config' });
+  const link = claimUrl(config.provisioning?.claimBaseUrl, identity.gatewayId, identity.claimCode);
+  if (link === undefined) {
+    io.stderr.write('pleevi-edge provision qr: no provisioning.claimBaseUrl in the configuration: the QR code has no link to hold (the claim code alone can be typed: see "provision status")\n');
+    return EXIT_USAGE;
+  }
+  if (typeof flags.svg === 'string') {
+    try {
+      // The SVG holds the claim code, a secret until the gateway is claimed.
+      writeFileSync(flags.svg, await claimQrAsSvg(link), { mode: 0o600 });
+    } catch (error: unknown) {
+      io.stderr.write(terminalSafe(`pleevi-edge provision qr: cannot write ${flags.svg}: ${describeError(error)}`) + '\n');
+      return EXIT_FAILURE;
+    }
+  }
+  io.stdout.write(await claimQrForTerminal(link));
+  io.stdout.write(
+    [
+      '',
+      `gateway id   ${identity.gatewayId}`,
+      `claim code   ${identity.claimCode}`,
+      `claim link   ${link}`,
+      ...(typeof flags.svg === 'string' ? [`svg          ${flags.svg}`] : []),
       '',
     ]
       .map(terminalSafe)

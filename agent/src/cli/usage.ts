@@ -12,6 +12,7 @@ Commands:
   sessions                stored charging sessions with their drivers (--active, --limit N)
   schedules               cloud charging schedules in force per station and their last result (--all)
   provision status        the gateway's identity (made on the first run) and claim state, with the claim code
+  provision qr            the claim QR code in the terminal (--svg FILE: also as SVG)
 
 Options for every command:
   --config FILE           configuration file (default: $PLEEVI_EDGE_CONFIG, else /etc/pleevi-edge/config.json)
