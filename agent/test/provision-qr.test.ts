@@ -8,6 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jsQRModule from 'jsqr';
+import { generateClaimCode } from '../src/provisioning/claim-code.js';
+import { claimQrForTerminal } from '../src/provisioning/claim-qr.js';
 import { runCli } from './helpers/run-cli.js';
 
 // jsqr is a CommonJS bundle whose types declare an ES default export: under NodeNext the import is the
@@ -48,8 +50,14 @@ function decode(modules: boolean[][]): string | undefined {
  * background). The last line holds only the bottom quiet zone and is left out.
  */
 function modulesFromTerminal(text: string): boolean[][] {
-  // eslint-disable-next-line no-control-regex
-  const lines = text.replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter((line) => /[█▀▄]/.test(line));
+  const lines = text
+    // The last line's cells are drawn after a reset in an explicit colour: white on nothing is quiet zone.
+    .replaceAll('\x1b[0m\x1b[37m▀', ' ')
+    .replaceAll('\x1b[0m\x1b[30m▀', '▀')
+    // eslint-disable-next-line no-control-regex
+    .replace(/\x1b\[[0-9;]*m/g, '')
+    .split('\n')
+    .filter((line) => /[█▀▄]/.test(line));
   const rows: boolean[][] = [];
   for (const line of lines) {
     const chars = [...line];
@@ -100,6 +108,13 @@ t.test('provision qr draws the claim link in the terminal and as SVG; both decod
   t.match(run.stdout, new RegExp(`claim code\\s+${claimCode}`), 'the code to type instead is printed under it');
   t.equal(decode(modulesFromSvg(readFileSync(svgPath, 'utf8'))), claimUrl, 'the SVG decodes to the claim link');
   t.equal(statSync(svgPath).mode & 0o777, 0o600, 'the SVG holds the claim code: mode 0600');
+});
+
+t.test('the terminal drawing decodes for any claim code (read back in-process, 50 random codes)', async (t) => {
+  for (let i = 0; i < 50; i += 1) {
+    const url = `https://claim.example.com/claim?gw=gw-${i}&code=${generateClaimCode()}`;
+    t.equal(decode(modulesFromTerminal(await claimQrForTerminal(url))), url);
+  }
 });
 
 t.test('provision qr without provisioning.claimBaseUrl: a clear error, exit 2, nothing drawn', async (t) => {
