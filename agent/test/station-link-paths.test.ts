@@ -11,7 +11,6 @@ import type { FrameEvent, FrameObserver } from '../src/ocpp/frame-observer.js';
 import type { LocalAnswerer } from '../src/ocpp/local-answerer.js';
 import { GATEWAY_ID_PREFIX } from '../src/proxy/call-lane.js';
 import { createLogger, type Logger } from '../src/util/logger.js';
-import { startAnswererGateway } from './helpers/answerer-gateway.js';
 import { connectRawStation, startRawCpms, type RawCpms, type RawStation } from './helpers/raw-peers.js';
 import { startTestGateway, stationEndpoint } from './helpers/test-gateway.js';
 import { waitUntil } from './helpers/wait-until.js';
@@ -269,7 +268,7 @@ t.test('a local answerer that throws', async (t) => {
     const asked = { count: 0 };
     const cpms = await startRawCpms();
     t.teardown(() => cpms.close());
-    const gateway = await startAnswererGateway(t, { upstreamUrl: cpms.url, localAnswerers: [throwing(asked)] });
+    const gateway = await startTestGateway(t, { upstreamUrl: cpms.url, localAnswerers: [throwing(asked)] });
     const arriving = cpms.nextConnection();
     const station = await connectRawStation(`${stationEndpoint(gateway)}/CP-ANS`);
     t.teardown(() => station.socket.terminate());
@@ -292,7 +291,7 @@ t.test('a local answerer that throws', async (t) => {
     const working: LocalAnswerer = { name: 'working', actions: new Set(['Authorize']), answer: () => ({ idTagInfo: { status: 'Accepted' } }) };
     const cpms = await startRawCpms();
     t.teardown(() => cpms.close());
-    const gateway = await startAnswererGateway(t, { upstreamUrl: cpms.url, localAnswerers: [throwing(asked), working] });
+    const gateway = await startTestGateway(t, { upstreamUrl: cpms.url, localAnswerers: [throwing(asked), working] });
     const arriving = cpms.nextConnection();
     const station = await connectRawStation(`${stationEndpoint(gateway)}/CP-ANS2`);
     t.teardown(() => station.socket.terminate());

@@ -8,6 +8,7 @@ import type { InspectionPipeline } from '../ocpp/inspection-pipeline.js';
 import type { FrameOrigin, StationInfo } from '../ocpp/frame-observer.js';
 import type { Logger } from '../util/logger.js';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
+import { BacklogWatch, SLOW_PEER_GRACE_MS } from './backlog-watch.js';
 import { describeError } from '../errors.js';
 import { CallLane } from './call-lane.js';
 import type { GatewayCallOutcome } from '../ocpp/gateway-call-outcome.js';
@@ -58,14 +59,6 @@ interface StationCallInFlight {
 
 /** At most this many station frames wait behind the call in flight (their bytes are bounded by `maxBufferedBytes` too). */
 const MAX_WAITING_STATION_FRAMES = 1_000;
-/**
- * A peer with more than `maxBufferedBytes` waiting to be written is given this
- * long to make progress before it is judged too slow: one large frame (a
- * SendLocalList of several MiB) fills the buffer for a moment on a healthy link.
- */
-const SLOW_PEER_GRACE_MS = 10_000;
-/** Beyond the limit by more than the largest frame a peer may receive, a peer is closed at once: memory comes first. */
-const SLOW_PEER_HARD_EXTRA_BYTES = 16 * 1024 * 1024;
 /** One malformed-frame log line per station per this interval; the count is in `malformedFrames`. */
 const MALFORMED_LOG_INTERVAL_MS = 10_000;
 /** Ids of CPMS calls from a lost upstream are remembered this long for the station's late reply. */
@@ -106,8 +99,8 @@ export class StationLink {
   /** Station frames received during a CPMS outage, sent in order once it is back. */
   private readonly heldStationFrames: PendingStationFrame[] = [];
   private heldBytes = 0;
-  /** Per side: the buffered amount when a backlog was first seen over the limit, and its timer. */
-  private readonly backlogs = new Map<'station' | 'cpms', { bytes: number; timer: NodeJS.Timeout }>();
+  private readonly stationBacklog: BacklogWatch;
+  private readonly cpmsBacklog: BacklogWatch;
   /** Set while a new connection for the same station id is being accepted upstream. */
   private replacement: Promise<boolean> | undefined;
   private readonly malformedLog = new RateLimitedLog(MALFORMED_LOG_INTERVAL_MS);
@@ -119,6 +112,8 @@ export class StationLink {
   constructor(private readonly options: StationLinkOptions) {
     this.logger = options.logger;
     this.upstream = options.upstreamSocket;
+    this.stationBacklog = new BacklogWatch(options.maxBufferedBytes, () => options.stationSocket.bufferedAmount, () => this.closeSlowPeer('station'));
+    this.cpmsBacklog = new BacklogWatch(options.maxBufferedBytes, () => this.upstream.bufferedAmount, () => this.closeSlowPeer('cpms'));
     this.lane = new CallLane({
       stationId: options.station.stationId,
       callTimeoutMs: options.callTimeoutMs,
@@ -449,7 +444,7 @@ export class StationLink {
     const station = this.options.stationSocket;
     if (station.readyState !== station.OPEN) return;
     station.send(data, { binary: isBinary });
-    if (station.bufferedAmount > this.options.maxBufferedBytes) this.watchBacklog('station');
+    this.stationBacklog.afterSend();
   }
 
   private sendUpstream(data: Buffer, isBinary: boolean): void {
@@ -459,46 +454,11 @@ export class StationLink {
       return;
     }
     upstream.send(data, { binary: isBinary });
-    if (upstream.bufferedAmount > this.options.maxBufferedBytes) this.watchBacklog('cpms');
+    this.cpmsBacklog.afterSend();
   }
 
   private socketOf(side: 'station' | 'cpms'): WebSocket {
     return side === 'station' ? this.options.stationSocket : this.upstream;
-  }
-
-  /**
-   * More than `maxBufferedBytes` waits to be written to a peer. A slow reader
-   * is judged over time, not on one send: it is closed when the backlog has
-   * not shrunk for SLOW_PEER_GRACE_MS, or at once when it passes the hard
-   * ceiling. A healthy station receiving one large CPMS frame drains it.
-   */
-  private watchBacklog(side: 'station' | 'cpms'): void {
-    const buffered = this.socketOf(side).bufferedAmount;
-    if (buffered > this.options.maxBufferedBytes + SLOW_PEER_HARD_EXTRA_BYTES) {
-      this.closeSlowPeer(side);
-      return;
-    }
-    if (this.backlogs.has(side)) return;
-    const check = (): void => {
-      const backlog = this.backlogs.get(side);
-      if (!backlog || this.state === 'closed') return;
-      const now = this.socketOf(side).bufferedAmount;
-      if (now <= this.options.maxBufferedBytes) {
-        this.backlogs.delete(side);
-        return;
-      }
-      if (now >= backlog.bytes) {
-        this.backlogs.delete(side);
-        this.closeSlowPeer(side);
-        return;
-      }
-      backlog.bytes = now;
-      backlog.timer = setTimeout(check, SLOW_PEER_GRACE_MS);
-      backlog.timer.unref();
-    };
-    const timer = setTimeout(check, SLOW_PEER_GRACE_MS);
-    timer.unref();
-    this.backlogs.set(side, { bytes: buffered, timer });
   }
 
   private hold(pending: PendingStationFrame): void {
@@ -613,8 +573,8 @@ export class StationLink {
     this.waitingBytes = 0;
     this.stationCallInFlight = undefined;
     clearTimeout(this.waitingTimer);
-    for (const backlog of this.backlogs.values()) clearTimeout(backlog.timer);
-    this.backlogs.clear();
+    this.stationBacklog.stop();
+    this.cpmsBacklog.stop();
     this.options.pipeline.stationDisconnected(this.options.station, code, reason);
     this.options.onClosed(this);
   }

@@ -25,7 +25,8 @@ import { SqliteDriverDirectory } from '../../src/drivers/driver-list-store.js';
 import type { Gateway } from '../../src/gateway.js';
 import { MOSQUITTO_MISSING, startMosquitto } from '../helpers/mosquitto.js';
 import { cli, controlCharacters, jsonProblem, writeCliConfig } from './lib/cli-in-process.js';
-import { startAedes, startCloudGateway } from './lib/cloud-gateway.js';
+import { startDemoBroker } from '../../../scripts/demo/demo-broker.js';
+import { startCloudGateway } from './lib/cloud-gateway.js';
 import { fuzzBudget } from './lib/fuzz-options.js';
 import { genCommand, genCsv } from './lib/generators.js';
 import { eventually } from './lib/probes.js';
@@ -102,7 +103,8 @@ function driverList(gateway: Gateway): string {
 t.test('random cloud commands over MQTT 3.1.1 (aedes)', async (t) => {
   const budget = fuzzBudget(t, import.meta.url, 'mqtt commands', 50, 3000);
   const { rng } = budget;
-  const broker = await startAedes();
+  // The in-process aedes broker (MQTT 3.1.1) the demo runs.
+  const broker = await startDemoBroker();
   t.teardown(() => broker.close());
   const gatewayId = 'gw-fuzz-cloud';
   const prefix = `pleevi/v1/gw/${gatewayId}`;

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 
 export interface TestGatewayOptions {
   readonly upstreamUrl: string;
+  /** Default `gw-test`. */
+  readonly gatewayId?: string;
   readonly stations?: readonly StationConfig[];
   readonly allowUnknown?: boolean;
   readonly outageGraceMs?: number;
@@ -42,7 +44,7 @@ export interface TestGatewayOptions {
 export async function startTestGateway(t: Test, options: TestGatewayOptions): Promise<Gateway> {
   const dataDir = options.dataDir ?? t.testdir();
   const config: GatewayConfig = {
-    gatewayId: 'gw-test',
+    gatewayId: options.gatewayId ?? 'gw-test',
     dataDir,
     listen: {
       host: '127.0.0.1',
