@@ -20,6 +20,8 @@ import { StationListener } from './proxy/station-listener.js';
 import { openStore, type SqliteDatabase } from './store/gateway-store.js';
 import { openStoreOrMemoryCopy, type OpenedStore, type StorageMode } from './store/store-or-memory-copy.js';
 import type { Logger } from './util/logger.js';
+import { lanAddresses, urlHost } from './provisioning/lan-addresses.js';
+import type { LanPageView } from './provisioning/lan-page.js';
 import { GATEWAY_VERSION } from './version.js';
 
 /** How long the daemon waits for another process's write lock before its write waits in memory instead. */
@@ -48,6 +50,12 @@ export interface GatewayDeps {
   readonly maxDeferredFrames?: number;
   /** Time a station has to send its whole upgrade request (default 10 s). */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * Serve the LAN page at `GET /` (docs/provisioning.md "The LAN page"): the
+   * station URL to enter on each station and a short non-secret status.
+   * `pleevi-edge run` turns it on; without it a plain request gets 426.
+   */
+  readonly lanPage?: { readonly certificateExpires?: () => string | undefined };
 }
 
 export interface StationStatus {
@@ -173,7 +181,33 @@ export class Gateway {
       metrics: this.metrics,
       logger,
       ...(deps.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: deps.handshakeTimeoutMs } : {}),
+      ...(deps.lanPage ? { lanPage: () => this.lanPageView(deps.lanPage?.certificateExpires?.()) } : {}),
     });
+  }
+
+  /** What the LAN page of a claimed gateway shows: nothing secret. */
+  private lanPageView(certificateExpires: string | undefined): LanPageView {
+    const hosts = lanAddresses().map(urlHost);
+    const path = this.config.listen.path;
+    const urls = (hosts.length > 0 ? hosts : ['<gateway-ip>']).flatMap((host) => [
+      `ws://${host}:${this.port}${path}/<station id>`,
+      ...(this.tlsPort ? [`wss://${host}:${this.tlsPort}${path}/<station id>`] : []),
+    ]);
+    const link = this.cloud?.link.status();
+    return {
+      kind: 'claimed',
+      gatewayId: this.config.gatewayId,
+      version: GATEWAY_VERSION,
+      stationUrls: urls,
+      stationsConnected: this.listener.links.size,
+      cloudLink: link ? link.state : this.config.mqtt ? 'off' : 'none configured',
+      ...(certificateExpires !== undefined ? { certificateExpires } : {}),
+    };
+  }
+
+  /** A renewed LAN server certificate, for new `wss://` handshakes; connected stations stay. */
+  replaceServerCertificate(cert: string, key: string): void {
+    this.listener.replaceServerCertificate(cert, key);
   }
 
   static async start(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {

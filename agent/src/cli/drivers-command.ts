@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { GatewayConfig } from '../config/gateway-config.js';
+import type { DeviceConfig } from '../config/gateway-config.js';
 import { parseDriverCsv } from '../drivers/driver-csv.js';
 import { normalizeBadge } from '../drivers/driver-directory.js';
 import { DriverImportError, type DriverListProblem } from '../drivers/driver-import-error.js';
@@ -175,7 +175,7 @@ function parseFlags(name: string, usage: string, args: readonly string[], io: Cl
   return { flags: parsed.values, positionals: parsed.positionals };
 }
 
-function withStore<T>(config: GatewayConfig, use: (db: SqliteDatabase) => T): T {
+function withStore<T>(config: DeviceConfig, use: (db: SqliteDatabase) => T): T {
   const db = openStore(config.dataDir);
   try {
     return use(db);

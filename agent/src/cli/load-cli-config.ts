@@ -1,18 +1,19 @@
-import type { GatewayConfig } from '../config/gateway-config.js';
-import { loadConfig, resolveConfigPath } from '../config/load-config.js';
+import type { DeviceConfig } from '../config/gateway-config.js';
+import { resolveConfigPath } from '../config/load-config.js';
+import { loadLayeredConfig, type LoadedConfig } from '../config/layered-config.js';
 import { ConfigError } from '../errors.js';
 import type { CliIo } from './cli-io.js';
 import { printConfigProblems } from './print-config-problems.js';
 
 /**
- * The config for a command (`--config`, `$PLEEVI_EDGE_CONFIG`, or the default
- * path). On a bad file every problem is printed and undefined comes back: the
- * command then exits 2.
+ * The configuration for a command (`--config`, `$PLEEVI_EDGE_CONFIG`, or the
+ * default path), layered over what enrollment brought. On a bad file every
+ * problem is printed and undefined comes back: the command then exits 2.
  */
-export function loadCliConfig(flag: string | undefined, io: CliIo): GatewayConfig | undefined {
+export function loadCliLayeredConfig(flag: string | undefined, io: CliIo): LoadedConfig | undefined {
   const configPath = resolveConfigPath(flag, io.env);
   try {
-    return loadConfig(configPath, io.env);
+    return loadLayeredConfig(configPath, io.env);
   } catch (error: unknown) {
     if (error instanceof ConfigError) {
       printConfigProblems(io, configPath, error);
@@ -20,4 +21,9 @@ export function loadCliConfig(flag: string | undefined, io: CliIo): GatewayConfi
     }
     throw error;
   }
+}
+
+/** What most commands need: where the state and the admin socket are, whether or not the gateway is claimed yet. */
+export function loadCliConfig(flag: string | undefined, io: CliIo): DeviceConfig | undefined {
+  return loadCliLayeredConfig(flag, io)?.config;
 }

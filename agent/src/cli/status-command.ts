@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { adminGet } from '../admin/admin-client.js';
 import type { GatewayStatus } from '../gateway.js';
+import type { AwaitingClaimStatus } from '../provisioning/awaiting-claim.js';
 import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
 import { loadCliConfig } from './load-cli-config.js';
 import { formatTable } from './format-table.js';
@@ -17,11 +18,28 @@ export const statusCommand: CliCommand = async (args, io) => {
   }
   const config = loadCliConfig(flags.config, io);
   if (!config) return EXIT_USAGE;
-  const status = (await adminGet(config.admin.socket, '/v1/status')) as GatewayStatus;
+  const answer = (await adminGet(config.admin.socket, '/v1/status')) as GatewayStatus | AwaitingClaimStatus;
   if (flags.json) {
-    io.stdout.write(`${terminalSafeJson(status)}\n`);
+    io.stdout.write(`${terminalSafeJson(answer)}\n`);
     return EXIT_OK;
   }
+  if ('mode' in answer && answer.mode === 'awaiting-claim') {
+    io.stdout.write(
+      [
+        `gateway    ${answer.gatewayId}  (pleevi-edge ${answer.version})`,
+        `uptime     ${answer.uptimeS} s since ${answer.startedAt}`,
+        `state      WAITING TO BE CLAIMED: stations get 503 until the gateway is enrolled`,
+        `enrollment ${answer.provisioning.enrollment}`,
+        `service    ${answer.provisioning.serviceUrl ?? '-'}`,
+        `claim page http://<gateway-ip>:${answer.listen.port}/  (or "pleevi-edge provision qr")`,
+        '',
+      ]
+        .map(terminalSafe)
+        .join('\n'),
+    );
+    return EXIT_OK;
+  }
+  const status = answer as GatewayStatus;
   const listen = `port ${status.listen.port}${status.listen.tlsPort ? `, TLS ${status.listen.tlsPort}` : ''}, path ${status.listen.path}`;
   io.stdout.write(
     [

@@ -1,5 +1,5 @@
 import { readFileSync, statSync, type Stats } from 'node:fs';
-import type { GatewayConfig } from './gateway-config.js';
+import type { DeviceConfig } from './gateway-config.js';
 
 /** The group systemd/pleevi-edge.service runs the daemon as: it must be able to read the file. */
 export const SERVICE_GROUP = 'pleevi-edge';
@@ -22,7 +22,7 @@ export interface ConfigFileExposure {
  * file may be readable by its owner and by the gateway's own group (the
  * daemon runs as `pleevi-edge` and must read it), by nobody else.
  */
-export function configFileExposure(config: GatewayConfig): ConfigFileExposure | undefined {
+export function configFileExposure(config: DeviceConfig): ConfigFileExposure | undefined {
   const file = config.source;
   const secrets = config.secretsInFile ?? [];
   if (file === undefined || secrets.length === 0) return undefined;

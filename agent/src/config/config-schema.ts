@@ -60,7 +60,8 @@ export interface ConfigFile {
     maxBufferedBytes?: number;
     pingIntervalMs?: number;
   };
-  upstream: {
+  /** Required, unless provisioning.url is set and the gateway waits for its enrolled configuration. */
+  upstream?: {
     url: string;
     tls?: TlsFilesFile;
     connectTimeoutMs?: number;
@@ -75,7 +76,7 @@ export interface ConfigFile {
   authorization?: { mode?: AuthorizationMode };
   mqtt?: { url: string; tls?: TlsFilesFile; topicPrefix?: string; outboxMaxEvents?: number; protocolVersion?: 4 | 5 };
   smartCharging?: { profileIdBase?: number; stackLevel?: number; callTimeoutMs?: number };
-  provisioning?: { url?: string; claimBaseUrl?: string };
+  provisioning?: { url?: string; claimBaseUrl?: string; ca?: string };
   admin?: { socket?: string };
   log?: { level?: LogLevel };
 }
@@ -266,6 +267,7 @@ export const CONFIG_SCHEMA = {
       properties: {
         url: { type: 'string', pattern: '^https?://\\S+$', errorMessage: 'must be an https:// (or http://) URL' },
         claimBaseUrl: { type: 'string', pattern: '^https?://\\S+$', errorMessage: 'must be an https:// (or http://) URL' },
+        ca: pemSource,
       },
     },
     admin: {

@@ -24,6 +24,7 @@ function tlsLocations(document: unknown): Array<{ block: Record<string, unknown>
   add(field(field(document, 'upstream'), 'tls'), '$.upstream.tls', ['ca', 'cert', 'key']);
   for (const { station, path } of stationEntries(document)) add(station['upstream'], `${path}.upstream`, ['cert', 'key']);
   add(field(field(document, 'mqtt'), 'tls'), '$.mqtt.tls', ['ca', 'cert', 'key']);
+  add(field(document, 'provisioning'), '$.provisioning', ['ca']);
   return locations;
 }
 

@@ -67,7 +67,13 @@ export interface MqttConfig {
   readonly protocolVersion: 4 | 5;
 }
 
-export interface GatewayConfig {
+/**
+ * What the gateway needs of its configuration to exist on the LAN at all:
+ * its identity, where it keeps its state, where it listens, how it is
+ * administered. An unclaimed gateway (docs/provisioning.md) runs on this
+ * alone until enrollment brings the rest.
+ */
+export interface DeviceConfig {
   /** Where the file came from, for messages; undefined for built-in configs. */
   readonly source?: string;
   readonly gatewayId: string;
@@ -75,6 +81,28 @@ export interface GatewayConfig {
   readonly gatewayIdSource?: GatewayIdSource;
   readonly dataDir: string;
   readonly listen: ListenConfig;
+  readonly provisioning?: ProvisioningConfig;
+  readonly admin: { readonly socket: string };
+  readonly log: { readonly level: LogLevel };
+  /**
+   * JSON paths of the passwords and inline private keys written in the
+   * config file (never their values), so that `config check` and `run` can
+   * warn when others may read the file.
+   */
+  readonly secretsInFile?: readonly string[];
+}
+
+export interface ProvisioningConfig {
+  /** The enrollment service (docs/provisioning.md "The enrollment API"). */
+  readonly url?: string;
+  /** Start of the claim link in the QR code. */
+  readonly claimBaseUrl?: string;
+  /** PEM of the CA that the enrollment service's HTTPS certificate chains to; default: the system's roots. */
+  readonly ca?: string;
+}
+
+/** A gateway that can relay: the device part plus where the CPMS is and what the features do. */
+export interface GatewayConfig extends DeviceConfig {
   readonly upstream: UpstreamConfig;
   readonly stations: {
     readonly allowUnknown: boolean;
@@ -88,13 +116,4 @@ export interface GatewayConfig {
     /** How long a gateway call waits for the station's answer. */
     readonly callTimeoutMs: number;
   };
-  readonly provisioning?: { readonly url?: string; readonly claimBaseUrl?: string };
-  readonly admin: { readonly socket: string };
-  readonly log: { readonly level: LogLevel };
-  /**
-   * JSON paths of the passwords and inline private keys written in the
-   * config file (never their values), so that `config check` and `run` can
-   * warn when others may read the file.
-   */
-  readonly secretsInFile?: readonly string[];
 }

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Ajv } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { resolveGatewayId } from '../provisioning/gateway-id.js';
 import type { SerialSourcePaths } from '../provisioning/hardware-serial.js';
@@ -21,7 +21,7 @@ import { dedupe, inDocumentOrder, schemaProblem } from './config-problems.js';
 import { crossFieldProblems } from './config-rules.js';
 import { describeFsError, readTlsFiles } from './config-tls-files.js';
 import { CONFIG_DEFAULTS, CONFIG_SCHEMA, type ConfigFile, type TlsFilesFile } from './config-schema.js';
-import type { GatewayConfig, StationConfig, TlsFiles } from './gateway-config.js';
+import type { DeviceConfig, GatewayConfig, StationConfig, TlsFiles } from './gateway-config.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/pleevi-edge/config.json';
 
@@ -33,6 +33,12 @@ export interface ParseConfigOptions {
   readonly source?: string;
   /** Where the hardware serial is read when the file sets no gatewayId (tests point it at a temp folder). */
   readonly serialSources?: SerialSourcePaths;
+  /**
+   * The document whose passwords and keys count as written in the config
+   * file (`secretsInFile`), when `value` is a merge of several sources
+   * (docs/provisioning.md "The enrolled configuration"); default `value`.
+   */
+  readonly fileDocument?: unknown;
 }
 
 const ajv = new Ajv({
@@ -45,6 +51,8 @@ const ajv = new Ajv({
 });
 ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' });
 const validateFile = ajv.compile<ConfigFile>(CONFIG_SCHEMA);
+// An unclaimed gateway's file may leave out upstream: enrollment brings it.
+const validateDeviceFile = ajv.compile<ConfigFile>({ ...CONFIG_SCHEMA, $id: 'urn:pleevi-edge:config:v1:device', required: [] });
 
 /** `--config FILE`, else `$PLEEVI_EDGE_CONFIG`, else the packaged default; absolute. */
 export function resolveConfigPath(flag: string | undefined, env: NodeJS.ProcessEnv): string {
@@ -70,8 +78,26 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv): GatewayConfig 
 
 /** Validate an in-memory config (same shape as the file) and resolve it. */
 export function parseConfig(value: unknown, options: ParseConfigOptions): GatewayConfig {
-  const valid = validateFile(value);
-  const problems: ConfigProblem[] = valid ? [] : (validateFile.errors ?? []).map(schemaProblem);
+  const { file, pem } = validate(value, validateFile, options);
+  if (file.upstream === undefined) {
+    // The schema requires upstream; this only narrows the type.
+    throw new ConfigError('1 problem', [{ path: '$.upstream', message: 'is required' }]);
+  }
+  return resolveConfig(file, file.upstream, pem, options);
+}
+
+/**
+ * Validate a config that may lack `upstream` (an unclaimed gateway waiting
+ * for its enrolled configuration) and resolve only what the device needs.
+ */
+export function parseDeviceConfig(value: unknown, options: ParseConfigOptions): DeviceConfig {
+  const { file, pem } = validate(value, validateDeviceFile, options);
+  return resolveDevice(file, pem, options);
+}
+
+function validate(value: unknown, check: ValidateFunction<ConfigFile>, options: ParseConfigOptions): { file: ConfigFile; pem: Map<string, string> } {
+  const valid = check(value);
+  const problems: ConfigProblem[] = valid ? [] : (check.errors ?? []).map(schemaProblem);
   problems.push(...crossFieldProblems(value));
   problems.push(...adminSocketProblems(value, options.baseDir, options.env));
   const pem = readTlsFiles(value, options.baseDir, problems);
@@ -80,7 +106,7 @@ export function parseConfig(value: unknown, options: ParseConfigOptions): Gatewa
     // The source is not repeated here: callers print it next to the message (printConfigProblems).
     throw new ConfigError(sorted.length === 1 ? '1 problem' : `${sorted.length} problems`, sorted);
   }
-  return resolveConfig(value, pem, options);
+  return { file: value, pem };
 }
 
 // Defaults
@@ -106,35 +132,15 @@ function requirePem(pem: ReadonlyMap<string, string>, path: string): string {
   return text;
 }
 
-function resolveConfig(file: ConfigFile, pem: ReadonlyMap<string, string>, options: ParseConfigOptions): GatewayConfig {
+function resolveDevice(file: ConfigFile, pem: ReadonlyMap<string, string>, options: ParseConfigOptions): DeviceConfig {
   const { baseDir, env } = options;
   // Without gatewayId in the file: gw-<hardware serial>, else gw-<hostname> (docs/provisioning.md).
   const { gatewayId, source: gatewayIdSource } = resolveGatewayId(file.gatewayId, options.serialSources);
   const dataDir = resolveDataDir(file.dataDir, baseDir, env);
   const adminSocket = resolveAdminSocket(file.admin?.socket, dataDir, baseDir, env);
-
   const listen = file.listen ?? {};
-  const secrets = secretPathsIn(file);
-  const stations = (file.stations?.list ?? []).map((station, index): StationConfig => {
-    const path = `$.stations.list[${index}].upstream`;
-    const upstream = station.upstream;
-    return {
-      id: station.id,
-      ...(station.password !== undefined ? { password: station.password } : {}),
-      ...(station.passwordHash !== undefined ? { passwordHash: station.passwordHash } : {}),
-      ...(upstream !== undefined
-        ? {
-            upstream: {
-              ...(upstream.username !== undefined ? { username: upstream.username } : {}),
-              ...(upstream.password !== undefined ? { password: upstream.password } : {}),
-              // PEM text in place of the file names.
-              ...tlsFilesAt(pem, path, upstream),
-            },
-          }
-        : {}),
-    };
-  });
-
+  const secrets = secretPathsIn(options.fileDocument ?? file);
+  const provisioningCa = pem.get('$.provisioning.ca');
   return {
     ...(options.source !== undefined ? { source: options.source } : {}),
     gatewayId,
@@ -158,14 +164,54 @@ function resolveConfig(file: ConfigFile, pem: ReadonlyMap<string, string>, optio
       maxBufferedBytes: listen.maxBufferedBytes ?? CONFIG_DEFAULTS.listen.maxBufferedBytes,
       pingIntervalMs: listen.pingIntervalMs ?? CONFIG_DEFAULTS.listen.pingIntervalMs,
     },
+    ...(file.provisioning !== undefined
+      ? {
+          provisioning: {
+            ...(file.provisioning.url !== undefined ? { url: file.provisioning.url } : {}),
+            ...(file.provisioning.claimBaseUrl !== undefined ? { claimBaseUrl: file.provisioning.claimBaseUrl } : {}),
+            ...(provisioningCa !== undefined ? { ca: provisioningCa } : {}),
+          },
+        }
+      : {}),
+    admin: { socket: adminSocket },
+    log: { level: file.log?.level ?? CONFIG_DEFAULTS.log.level },
+    ...(secrets.length > 0 ? { secretsInFile: secrets } : {}),
+  };
+}
+
+function resolveConfig(file: ConfigFile, upstream: NonNullable<ConfigFile['upstream']>, pem: ReadonlyMap<string, string>, options: ParseConfigOptions): GatewayConfig {
+  const device = resolveDevice(file, pem, options);
+  const { gatewayId } = device;
+  const stations = (file.stations?.list ?? []).map((station, index): StationConfig => {
+    const path = `$.stations.list[${index}].upstream`;
+    const stationUpstream = station.upstream;
+    return {
+      id: station.id,
+      ...(station.password !== undefined ? { password: station.password } : {}),
+      ...(station.passwordHash !== undefined ? { passwordHash: station.passwordHash } : {}),
+      ...(stationUpstream !== undefined
+        ? {
+            upstream: {
+              ...(stationUpstream.username !== undefined ? { username: stationUpstream.username } : {}),
+              ...(stationUpstream.password !== undefined ? { password: stationUpstream.password } : {}),
+              // PEM text in place of the file names.
+              ...tlsFilesAt(pem, path, stationUpstream),
+            },
+          }
+        : {}),
+    };
+  });
+
+  return {
+    ...device,
     upstream: {
       // `<upstream.url>/<stationId>` (docs/station-interface.md "The upstream connection"): keep exactly one slash between them.
-      url: file.upstream.url.replace(/\/+$/, ''),
-      tls: tlsFilesAt(pem, '$.upstream.tls', file.upstream.tls),
-      connectTimeoutMs: file.upstream.connectTimeoutMs ?? CONFIG_DEFAULTS.upstream.connectTimeoutMs,
-      outageGraceMs: file.upstream.outageGraceMs ?? CONFIG_DEFAULTS.upstream.outageGraceMs,
-      maxConcurrentHandshakes: file.upstream.maxConcurrentHandshakes ?? CONFIG_DEFAULTS.upstream.maxConcurrentHandshakes,
-      permessageDeflate: file.upstream.permessageDeflate ?? CONFIG_DEFAULTS.upstream.permessageDeflate,
+      url: upstream.url.replace(/\/+$/, ''),
+      tls: tlsFilesAt(pem, '$.upstream.tls', upstream.tls),
+      connectTimeoutMs: upstream.connectTimeoutMs ?? CONFIG_DEFAULTS.upstream.connectTimeoutMs,
+      outageGraceMs: upstream.outageGraceMs ?? CONFIG_DEFAULTS.upstream.outageGraceMs,
+      maxConcurrentHandshakes: upstream.maxConcurrentHandshakes ?? CONFIG_DEFAULTS.upstream.maxConcurrentHandshakes,
+      permessageDeflate: upstream.permessageDeflate ?? CONFIG_DEFAULTS.upstream.permessageDeflate,
     },
     stations: {
       allowUnknown: file.stations?.allowUnknown ?? CONFIG_DEFAULTS.stations.allowUnknown,
@@ -188,10 +234,5 @@ function resolveConfig(file: ConfigFile, pem: ReadonlyMap<string, string>, optio
       stackLevel: file.smartCharging?.stackLevel ?? CONFIG_DEFAULTS.smartCharging.stackLevel,
       callTimeoutMs: file.smartCharging?.callTimeoutMs ?? CONFIG_DEFAULTS.smartCharging.callTimeoutMs,
     },
-    ...(file.provisioning !== undefined ? { provisioning: { ...file.provisioning } } : {}),
-    admin: { socket: adminSocket },
-    log: { level: file.log?.level ?? CONFIG_DEFAULTS.log.level },
-    ...(secrets.length > 0 ? { secretsInFile: secrets } : {}),
   };
 }
-

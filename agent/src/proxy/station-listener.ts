@@ -1,5 +1,5 @@
-import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -14,6 +14,7 @@ import {
   UpstreamUnreachableError,
 } from '../errors.js';
 import type { InspectionPipeline } from '../ocpp/inspection-pipeline.js';
+import { serveLanPage, type LanPageView } from '../provisioning/lan-page.js';
 import type { Logger } from '../util/logger.js';
 import { ConcurrencyGate } from '../util/concurrency-gate.js';
 import { AuthFailureLimiter } from './auth-failure-limiter.js';
@@ -53,6 +54,8 @@ export interface StationListenerDeps {
   readonly logger: Logger;
   /** Time a client has to send its upgrade request (default HANDSHAKE_HEADERS_TIMEOUT_MS; tests shorten it). */
   readonly handshakeTimeoutMs?: number;
+  /** The LAN page at `GET /` (docs/provisioning.md "The LAN page"); without it every plain request gets 426. */
+  readonly lanPage?: () => LanPageView;
 }
 
 /**
@@ -79,6 +82,7 @@ export class StationListener {
   private readonly handshakesById = new Map<string, ConcurrencyGate>();
   private readonly pendingHandshakes = new Set<Duplex>();
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private secureServer: HttpsServer | undefined;
 
   constructor(private readonly deps: StationListenerDeps) {
     const { config } = deps;
@@ -98,10 +102,16 @@ export class StationListener {
     const { listen } = this.deps.config;
     const timeoutMs = this.deps.handshakeTimeoutMs ?? HANDSHAKE_HEADERS_TIMEOUT_MS;
     const limits = { headersTimeout: timeoutMs, requestTimeout: timeoutMs, connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_INTERVAL_MS, timeoutMs) };
-    const plain = createHttpServer(limits, refuseNonUpgrade);
+    const lanPage = this.deps.lanPage;
+    const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
+      if (lanPage && serveLanPage(request, response, lanPage)) return;
+      refuseNonUpgrade(request, response);
+    };
+    const plain = createHttpServer(limits, onRequest);
     const port = await this.bind(plain, listen.port, listen.host, false);
     if (!listen.tls) return { port };
-    const secure = createHttpsServer({ ...limits, cert: listen.tls.cert, key: listen.tls.key, handshakeTimeout: timeoutMs }, refuseNonUpgrade);
+    const secure = createHttpsServer({ ...limits, cert: listen.tls.cert, key: listen.tls.key, handshakeTimeout: timeoutMs }, onRequest);
+    this.secureServer = secure;
     const tlsPort = await this.bind(secure, listen.tls.port, listen.host, true);
     return { port, tlsPort };
   }
@@ -118,6 +128,14 @@ export class StationListener {
     });
     await Promise.all(closing);
     for (const server of this.servers) server.closeAllConnections();
+  }
+
+  /**
+   * A renewed LAN server certificate: new TLS handshakes use it, stations
+   * already connected keep their connection (docs/provisioning.md "Renewal").
+   */
+  replaceServerCertificate(cert: string, key: string): void {
+    this.secureServer?.setSecureContext({ cert, key });
   }
 
   private bind(server: Server, port: number, host: string, secure: boolean): Promise<number> {
@@ -386,7 +404,7 @@ export class StationListener {
   }
 }
 
-function refuseNonUpgrade(_request: IncomingMessage, response: import('node:http').ServerResponse): void {
+function refuseNonUpgrade(_request: IncomingMessage, response: ServerResponse): void {
   // Connection: close: nothing else is served here, so the socket goes with the answer (no idle keep-alive sockets to hoard).
   response.writeHead(426, { 'content-type': 'text/plain; charset=utf-8', upgrade: 'websocket', connection: 'close' });
   response.end('This is an OCPP WebSocket endpoint: connect with ws:// or wss://\n');

@@ -1,0 +1,195 @@
+/**
+ * The configuration the gateway runs on: the local file layered over what
+ * enrollment brought (docs/provisioning.md "The enrolled configuration").
+ *
+ *   built-in defaults < enrolled configuration < enrolled identity < local file
+ *
+ * The enrolled identity layer only fills in the gateway's own certificate
+ * where nothing else names one: its client certificate for a `wss://`
+ * upstream and an `mqtts://` broker, its LAN server certificate for the
+ * `wss://` station listener. A gateway whose layers name no `upstream` but
+ * know an enrollment service (`provisioning.url`) is unclaimed: it runs on
+ * the device part of its configuration until enrollment brings the rest.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { ConfigError, type ConfigProblem } from '../errors.js';
+import type { SerialSourcePaths } from '../provisioning/hardware-serial.js';
+import { mergeLayer, recordSources, type ValueSource, type ValueSources } from './config-layers.js';
+import { parseJson } from './config-json.js';
+import { resolveDataDir } from './config-paths.js';
+import { describeFsError } from './config-tls-files.js';
+import { field, isRecord } from './config-values.js';
+import type { DeviceConfig, GatewayConfig } from './gateway-config.js';
+import { parseConfig, parseDeviceConfig, type ParseConfigOptions } from './load-config.js';
+
+export type LoadedConfig =
+  | { readonly kind: 'ready'; readonly config: GatewayConfig; readonly sources: ValueSources }
+  | { readonly kind: 'awaiting-enrollment'; readonly config: DeviceConfig; readonly sources: ValueSources };
+
+/** The files enrollment leaves in `<dataDir>/identity/` that the configuration refers to. */
+export interface EnrolledFiles {
+  readonly keyPath: string;
+  readonly certificatePath: string;
+  /** The LAN server certificate (same key), when the service issued one. */
+  readonly serverCertificatePath?: string;
+  readonly enrolledConfigPath: string;
+}
+
+export const ENROLLED_CONFIG_FILE = 'enrolled-config.json';
+
+/** Keys that describe the device itself: only the local file sets them, never the cloud. */
+export const DEVICE_LOCAL_KEYS: readonly string[] = ['gatewayId', 'dataDir', 'admin', 'provisioning'];
+
+export function enrolledFilesIn(dataDir: string): EnrolledFiles & { readonly enrolled: boolean } {
+  const dir = join(dataDir, 'identity');
+  const certificatePath = join(dir, 'gateway.crt');
+  const serverCertificatePath = join(dir, 'server.crt');
+  return {
+    enrolled: existsSync(certificatePath),
+    keyPath: join(dir, 'gateway.key'),
+    certificatePath,
+    ...(existsSync(serverCertificatePath) ? { serverCertificatePath } : {}),
+    enrolledConfigPath: join(dir, ENROLLED_CONFIG_FILE),
+  };
+}
+
+export interface LayerOptions {
+  readonly serialSources?: SerialSourcePaths;
+}
+
+/** Read the file at `path`, then the enrolled layers from its `dataDir`, and resolve them together. */
+export function loadLayeredConfig(path: string, env: NodeJS.ProcessEnv, options: LayerOptions = {}): LoadedConfig {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error: unknown) {
+    const reason = describeFsError(error);
+    throw new ConfigError(`cannot read the file: ${reason}`, [{ path: '$', message: `cannot read ${file}: ${reason}` }], { cause: error });
+  }
+  const local = parseJson(text);
+  const baseDir = dirname(file);
+  const dataDirValue = field(local, 'dataDir');
+  const dataDir = resolveDataDir(typeof dataDirValue === 'string' && dataDirValue !== '' ? dataDirValue : undefined, baseDir, env);
+  const files = enrolledFilesIn(dataDir);
+  const enrolled = files.enrolled ? readEnrolledConfig(files.enrolledConfigPath) : undefined;
+  return layerConfig(local, enrolled, files.enrolled ? files : undefined, {
+    baseDir,
+    env,
+    source: file,
+    ...(options.serialSources ? { serialSources: options.serialSources } : {}),
+  });
+}
+
+/**
+ * Layer `enrolled` and the identity `files` under `local` and resolve the
+ * result. Problems in enrolled values say so, so that a technician knows the
+ * fix is not in the file.
+ */
+export function layerConfig(local: unknown, enrolled: unknown, files: EnrolledFiles | undefined, options: ParseConfigOptions): LoadedConfig {
+  const sources = new Map<string, ValueSource>();
+  const problems = enrolled === undefined ? [] : enrolledShapeProblems(enrolled);
+  if (problems.length > 0) throw new ConfigError(`${problems.length} problem${problems.length === 1 ? '' : 's'}`, problems);
+  recordSources(enrolled, 'enrolled', sources);
+  let merged = mergeLayer(enrolled ?? {}, local);
+  const identity = files ? identityLayer(merged, files) : undefined;
+  if (identity) {
+    recordSources(identity, 'identity', sources);
+    merged = mergeLayer(identity, merged);
+  }
+  recordSources(local, 'file', sources);
+  const parseOptions: ParseConfigOptions = { ...options, fileDocument: local };
+  try {
+    if (field(merged, 'upstream') === undefined && typeof field(field(merged, 'provisioning'), 'url') === 'string') {
+      return { kind: 'awaiting-enrollment', config: parseDeviceConfig(merged, parseOptions), sources };
+    }
+    return { kind: 'ready', config: parseConfig(merged, parseOptions), sources };
+  } catch (error: unknown) {
+    if (error instanceof ConfigError && enrolled !== undefined) throw withSources(error, sources);
+    throw error;
+  }
+}
+
+/**
+ * What a received configuration must pass before enrollment stores it: its
+ * own shape, and together with the local file and the new identity, every
+ * rule the gateway's own file passes. Empty when it is good.
+ */
+export function receivedConfigProblems(received: unknown, local: unknown, options: ParseConfigOptions): readonly ConfigProblem[] {
+  const shape = enrolledShapeProblems(received);
+  if (shape.length > 0) return shape;
+  try {
+    // Without the identity layer: the certificate is not stored yet, and a config without one is valid.
+    const loaded = layerConfig(local, received, undefined, options);
+    if (loaded.kind === 'awaiting-enrollment') {
+      return [{ path: '$.upstream', message: 'is required: the enrolled configuration must say where the CPMS is (or the local file must)' }];
+    }
+    return [];
+  } catch (error: unknown) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+}
+
+function enrolledShapeProblems(enrolled: unknown): ConfigProblem[] {
+  if (!isRecord(enrolled)) return [{ path: '$', message: 'the enrolled configuration must be a JSON object' }];
+  return DEVICE_LOCAL_KEYS.filter((key) => key in enrolled).map((key) => ({
+    path: `$.${key}`,
+    message: 'is set in the enrolled configuration; only the local file may set it (it describes the device itself)',
+  }));
+}
+
+/** The gateway's own certificates, for the places that use one and name none. */
+function identityLayer(merged: unknown, files: EnrolledFiles): Record<string, unknown> | undefined {
+  const layer: Record<string, unknown> = {};
+  const ownCertificate = { cert: files.certificatePath, key: files.keyPath };
+  const upstreamUrl = field(field(merged, 'upstream'), 'url');
+  if (typeof upstreamUrl === 'string' && upstreamUrl.startsWith('wss://') && field(field(field(merged, 'upstream'), 'tls'), 'cert') === undefined) {
+    layer['upstream'] = { tls: ownCertificate };
+  }
+  const mqttUrl = field(field(merged, 'mqtt'), 'url');
+  if (typeof mqttUrl === 'string' && mqttUrl.startsWith('mqtts://') && field(field(field(merged, 'mqtt'), 'tls'), 'cert') === undefined) {
+    layer['mqtt'] = { tls: ownCertificate };
+  }
+  if (files.serverCertificatePath !== undefined && field(field(merged, 'listen'), 'tls') === undefined) {
+    layer['listen'] = { tls: { cert: files.serverCertificatePath, key: files.keyPath } };
+  }
+  return Object.keys(layer).length > 0 ? layer : undefined;
+}
+
+function readEnrolledConfig(path: string): unknown {
+  if (!existsSync(path)) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error: unknown) {
+    throw new ConfigError('the enrolled configuration cannot be read', [{ path: '$', message: `cannot read the enrolled configuration ${path}: ${describeFsError(error)}` }], { cause: error });
+  }
+  try {
+    return parseJson(text);
+  } catch (error: unknown) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw new ConfigError('the enrolled configuration is damaged', error.problems.map((problem) => ({ ...problem, message: `${path}: ${problem.message}` })), { cause: error });
+  }
+}
+
+function withSources(error: ConfigError, sources: ValueSources): ConfigError {
+  const problems = error.problems.map((problem) => {
+    const source = sourceOf(problem.path, sources);
+    return source === 'enrolled' ? { ...problem, message: `${problem.message} (a value of the enrolled configuration)` } : problem;
+  });
+  return new ConfigError(error.message, problems, { cause: error });
+}
+
+/** The layer that set `path` or the nearest value above it. */
+export function sourceOf(path: string, sources: ValueSources): ValueSource | 'default' {
+  for (let at = path; at.length > 0; ) {
+    const found = sources.get(at);
+    if (found) return found;
+    const cut = Math.max(at.lastIndexOf('.'), at.lastIndexOf('['));
+    if (cut <= 0) break;
+    at = at.slice(0, cut);
+  }
+  return 'default';
+}

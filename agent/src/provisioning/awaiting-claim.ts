@@ -1,0 +1,87 @@
+import type { DeviceConfig } from '../config/gateway-config.js';
+import type { Logger } from '../util/logger.js';
+import { GATEWAY_VERSION } from '../version.js';
+import { claimQrAsSvg } from './claim-qr.js';
+import { claimUrl } from './claim-url.js';
+import type { DeviceIdentity } from './device-identity.js';
+import { UnclaimedListener } from './unclaimed-listener.js';
+
+/** `GET /v1/status` of an unclaimed gateway (`pleevi-edge status`). */
+export interface AwaitingClaimStatus {
+  readonly mode: 'awaiting-claim';
+  readonly gatewayId: string;
+  readonly version: string;
+  readonly startedAt: string;
+  readonly uptimeS: number;
+  readonly listen: { readonly port: number; readonly path: string };
+  /** Where enrollment stands; never the claim code. */
+  readonly provisioning: { readonly serviceUrl: string | null; readonly claim: 'unclaimed'; readonly enrollment: string };
+}
+
+/**
+ * An unclaimed gateway: its station port answers stations with 503 and
+ * Retry-After and serves the LAN page with the claim QR code, until
+ * enrollment brings the configuration to relay with (docs/provisioning.md
+ * "Before the claim").
+ */
+export class AwaitingClaim {
+  readonly startedAt = new Date();
+  private listener: UnclaimedListener | undefined;
+  private boundPort = 0;
+  private qrSvg: string | undefined;
+
+  constructor(
+    private readonly config: DeviceConfig,
+    private readonly identity: DeviceIdentity,
+    private readonly enrollmentState: () => string,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const link = this.claimLink();
+    if (link !== undefined) this.qrSvg = await claimQrAsSvg(link);
+    this.listener = new UnclaimedListener(
+      this.config,
+      () => ({
+        kind: 'unclaimed',
+        gatewayId: this.identity.gatewayId,
+        version: GATEWAY_VERSION,
+        // Shown on the LAN page by design: the installer on site types it (docs/provisioning.md "The LAN page").
+        claimCode: this.identity.claimCode ?? '',
+        ...(link !== undefined && this.qrSvg !== undefined ? { claimUrl: link, qrSvg: this.qrSvg } : {}),
+        enrollment: this.enrollmentState(),
+      }),
+      this.logger,
+    );
+    this.boundPort = await this.listener.listen();
+    // Never the code: the log leaves the device in diagnostic bundles.
+    this.logger.info({ gatewayId: this.identity.gatewayId, port: this.boundPort, claimPage: `http://<gateway-ip>:${this.boundPort}/` }, 'waiting to be claimed: stations get 503 until enrollment; the claim QR code is on the LAN page and in "pleevi-edge provision qr"');
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  status(): AwaitingClaimStatus {
+    return {
+      mode: 'awaiting-claim',
+      gatewayId: this.identity.gatewayId,
+      version: GATEWAY_VERSION,
+      startedAt: this.startedAt.toISOString(),
+      uptimeS: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
+      listen: { port: this.boundPort, path: this.config.listen.path },
+      provisioning: { serviceUrl: this.config.provisioning?.url ?? null, claim: 'unclaimed', enrollment: this.enrollmentState() },
+    };
+  }
+
+  /** Give the station port back for the relay. */
+  async close(): Promise<void> {
+    await this.listener?.close();
+    this.listener = undefined;
+  }
+
+  private claimLink(): string | undefined {
+    const code = this.identity.claimCode;
+    return code === undefined ? undefined : claimUrl(this.config.provisioning?.claimBaseUrl, this.identity.gatewayId, code);
+  }
+}
