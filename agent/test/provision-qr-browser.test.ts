@@ -12,11 +12,14 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { claimQrAsSvg } from '../src/provisioning/claim-qr.js';
+import { claimQrAsSvg, claimQrForConsole } from '../src/provisioning/claim-qr.js';
+import { ISSUE_FILE_NAME, writeClaimIssue } from '../src/provisioning/console-issue.js';
 import { browserToolsMissing, decodeQrInImage, screenshotAtPhoneSize } from './helpers/browser-qr.js';
 import { runCli } from './helpers/run-cli.js';
 
 const skip = browserToolsMissing();
+// About nine Chromium starts of 2 to 5 s each, more on a loaded machine: more than the suite's 120 s per file.
+t.setTimeout(300_000);
 
 function tempDir(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'pe-qr-browser-'));
@@ -91,6 +94,33 @@ t.test('the harness can fail: another link, two codes and no code all read as wh
   const both = await codesOnPage(t, dir, [await claimQrAsSvg(claim), await claimQrAsSvg(other)]);
   t.same([...both].sort(), [claim, other].sort(), 'two codes on a page read as two (so "only one code" is checked)');
   t.same(await codesOnPage(t, dir, []), [], 'a page without a code reads as none');
+});
+
+/**
+ * The console snippet as a console draws it: a monospace font at one line per
+ * 16 pixels, the VGA console's light grey on black, the cells taller than wide
+ * (so the modules are not square), and the font's faint seams between cells.
+ */
+function consolePage(text: string, colours: { foreground: string; background: string }): string {
+  const escaped = text.replaceAll('&', '&amp;').replaceAll('<', '&lt;');
+  return `<!doctype html><html><head><meta charset="utf-8"></head><body style="margin:0;background:${colours.background}"><pre style="margin:8px;font:16px/1 'DejaVu Sans Mono',monospace;color:${colours.foreground}">${escaped}</pre></body></html>`;
+}
+
+t.test('the console snippet drawn as a console draws it (grey on black, monospace) reads in zbarimg as the claim link; as a negative it does not', { skip }, async (t) => {
+  const dir = tempDir(t);
+  const url = 'https://claim.example.com/claim?gw=gw-console&code=ABCD-EFGH-JKMN-PQRS';
+  writeClaimIssue(dir, { gatewayId: 'gw-console', claimCode: 'ABCD-EFGH-JKMN-PQRS', claimUrl: url, qrText: await claimQrForConsole(url) });
+  // The snippet holds no backslash, so agetty prints it as it is.
+  const text = readFileSync(join(dir, ISSUE_FILE_NAME), 'utf8');
+  const window = { width: 720, height: 640 };
+
+  const onConsole = await serve(t, { 'index.html': consolePage(text, { foreground: '#aaaaaa', background: '#000000' }) });
+  await screenshotAtPhoneSize(onConsole, join(dir, 'console.png'), window);
+  t.same(await decodeQrInImage(join(dir, 'console.png')), [url], 'light on dark, as on the console: exactly the claim link');
+
+  const negative = await serve(t, { 'index.html': consolePage(text, { foreground: '#000000', background: '#ffffff' }) });
+  await screenshotAtPhoneSize(negative, join(dir, 'negative.png'), window);
+  t.same(await decodeQrInImage(join(dir, 'negative.png')), [], 'dark on light (a white terminal) it is a negative: no code, so the polarity is checked');
 });
 
 t.test('the harness reports a browser failure with its stderr, not a silent empty result', { skip }, async (t) => {
