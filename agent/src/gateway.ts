@@ -205,9 +205,16 @@ export class Gateway {
     };
   }
 
-  /** A renewed LAN server certificate, for new `wss://` handshakes; connected stations stay. */
-  replaceServerCertificate(cert: string, key: string): void {
-    this.listener.replaceServerCertificate(cert, key);
+  /**
+   * Take the certificates of a configuration loaded again after a renewal
+   * (docs/provisioning.md "Renewal"): the LAN server certificate for new
+   * `wss://` handshakes, the client certificate for the next upstream dials
+   * and the next broker connection. Nothing connected is dropped.
+   */
+  useCertificates(next: GatewayConfig): void {
+    if (next.listen.tls) this.listener.replaceServerCertificate(next.listen.tls.cert, next.listen.tls.key);
+    this.listener.useUpstreamTls(next.upstream.tls);
+    if (next.mqtt) this.cloud?.link.useTls(next.mqtt.tls);
   }
 
   static async start(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {

@@ -1,5 +1,5 @@
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
-import type { MqttConfig } from '../config/gateway-config.js';
+import type { MqttConfig, TlsFiles } from '../config/gateway-config.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../util/logger.js';
 import { GATEWAY_VERSION } from '../version.js';
@@ -92,6 +92,8 @@ const STOP_GRACE_MS = 2_000;
 export class MqttLink {
   readonly topics: CloudTopics;
   private readonly options: MqttLinkOptions;
+  /** The TLS files of the next connection: the configured ones, or a renewed client certificate. */
+  private tls: TlsFiles;
   private readonly logger: Logger;
   private readonly backoff: ReconnectBackoff;
   private readonly window: number;
@@ -109,6 +111,7 @@ export class MqttLink {
 
   constructor(options: MqttLinkOptions) {
     this.options = options;
+    this.tls = options.config.tls;
     this.logger = options.logger.child({ component: 'cloud-link' });
     this.topics = new CloudTopics(options.config.topicPrefix);
     this.backoff = new ReconnectBackoff(options.backoff);
@@ -177,6 +180,15 @@ export class MqttLink {
     this.logger.info('cloud link stopped');
   }
 
+  /**
+   * A renewed client certificate (docs/provisioning.md "Renewal"): used
+   * from the next connection on; the current one stays up, since the broker
+   * checked the certificate when it accepted it.
+   */
+  useTls(tls: TlsFiles): void {
+    this.tls = tls;
+  }
+
   private open(): void {
     this.reconnectTimer = undefined;
     if (this.stopped) return;
@@ -194,9 +206,9 @@ export class MqttLink {
       will: { topic: this.topics.status, payload: Buffer.from(OFFLINE), qos: 1, retain: true },
       // Verification is never switched off: the broker must prove itself with a certificate from `tls.ca` (or the system roots).
       rejectUnauthorized: true,
-      ...(config.tls.ca !== undefined ? { ca: config.tls.ca } : {}),
-      ...(config.tls.cert !== undefined ? { cert: config.tls.cert } : {}),
-      ...(config.tls.key !== undefined ? { key: config.tls.key } : {}),
+      ...(this.tls.ca !== undefined ? { ca: this.tls.ca } : {}),
+      ...(this.tls.cert !== undefined ? { cert: this.tls.cert } : {}),
+      ...(this.tls.key !== undefined ? { key: this.tls.key } : {}),
     };
     const client = connect(config.url, options);
     const connection: Connection = { client, ready: false, connectedAt: 0, sentUpTo: 0, inFlight: 0 };

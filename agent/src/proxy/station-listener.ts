@@ -3,7 +3,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { GatewayConfig, StationConfig } from '../config/gateway-config.js';
+import type { GatewayConfig, StationConfig, TlsFiles, UpstreamConfig } from '../config/gateway-config.js';
 import {
   describeError,
   GateFullError,
@@ -83,10 +83,13 @@ export class StationListener {
   private readonly pendingHandshakes = new Set<Duplex>();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private secureServer: HttpsServer | undefined;
+  /** The CPMS and the TLS files of the next dial; a renewed client certificate replaces the files. */
+  private upstream: UpstreamConfig;
 
   constructor(private readonly deps: StationListenerDeps) {
     const { config } = deps;
     this.stationsById = new Map(config.stations.list.map((station) => [station.id, station]));
+    this.upstream = config.upstream;
     this.dials = new ConcurrencyGate('upstream handshakes', config.upstream.maxConcurrentHandshakes, MAX_WAITING_HANDSHAKES);
     this.websocketServer = new WebSocketServer({
       noServer: true,
@@ -136,6 +139,11 @@ export class StationListener {
    */
   replaceServerCertificate(cert: string, key: string): void {
     this.secureServer?.setSecureContext({ cert, key });
+  }
+
+  /** TLS files for the next upstream dials (a renewed client certificate); links already up stay as they are. */
+  useUpstreamTls(tls: TlsFiles): void {
+    this.upstream = { ...this.upstream, tls };
   }
 
   private bind(server: Server, port: number, host: string, secure: boolean): Promise<number> {
@@ -369,7 +377,7 @@ export class StationListener {
     }
     try {
       const timeoutMs = Math.max(1, request.timeoutMs - (Date.now() - startedAt));
-      return await dialUpstream(this.deps.config.upstream, { ...request, timeoutMs, ...(stationGone ? { signal: stationGone } : {}) });
+      return await dialUpstream(this.upstream, { ...request, timeoutMs, ...(stationGone ? { signal: stationGone } : {}) });
     } finally {
       release();
     }

@@ -26,6 +26,8 @@ export const MOSQUITTO_MISSING: string | false = existsSync(MOSQUITTO_BIN)
 export interface MosquittoOptions {
   /** Add the mutual-TLS listener. */
   readonly tls?: boolean;
+  /** More CAs (PEM) whose client certificates the TLS listener accepts, e.g. an enrollment service's. */
+  readonly clientCas?: readonly string[];
 }
 
 export interface MosquittoBroker {
@@ -68,7 +70,7 @@ export async function startMosquitto(t: Test, options: MosquittoOptions = {}): P
   if (options.tls === true) {
     const ca = await createCa('Pleevi test MQTT CA');
     const server = await issueServerCert(ca);
-    writeFileSync(join(dir, 'ca.pem'), ca.cert);
+    writeFileSync(join(dir, 'ca.pem'), [ca.cert, ...(options.clientCas ?? [])].map((pem) => pem.trim()).join('\n') + '\n');
     writeFileSync(join(dir, 'server.pem'), server.cert);
     writeFileSync(join(dir, 'server.key'), server.key);
     const tlsPort = await freePort();
