@@ -114,7 +114,7 @@ function issueFor(context: ServiceContext, site: Site | undefined, gatewayId: st
   const ca = requireCa(context);
   const options = { gatewayId, publicKey, lifetimeS: context.settings.certLifetimeS, now };
   const client = issueClientCertificate(ca, options);
-  const server = site?.serverCertificate === true ? issueServerCertificate(ca, { ...options, lanAddresses }) : undefined;
+  const server = site?.serverCertificate === true ? issueServerCertificate(ca, { ...options, names: [...lanAddresses, `${gatewayId}.local`] }) : undefined;
   const record = context.db.prepare('INSERT INTO certificates (serial, gateway_id, kind, not_before, not_after, issued_at) VALUES (?, ?, ?, ?, ?, ?)');
   record.run(client.serial, gatewayId, 'client', client.notBefore, client.notAfter, now);
   if (server) record.run(server.serial, gatewayId, 'server', server.notBefore, server.notAfter, now);

@@ -43,6 +43,7 @@ export function verifiedCsrKey(csrPem: unknown, gatewayId: string): forge.pki.rs
 }
 
 export interface IssueOptions {
+  /** The subject CN: the gateway id (the service's own certificate: its name). */
   readonly gatewayId: string;
   readonly publicKey: forge.pki.rsa.PublicKey;
   readonly lifetimeS: number;
@@ -53,11 +54,9 @@ export function issueClientCertificate(ca: CertificateAuthority, options: IssueO
   return issue(ca, options, [{ name: 'extKeyUsage', clientAuth: true }], { digitalSignature: true, keyEncipherment: true });
 }
 
-export function issueServerCertificate(ca: CertificateAuthority, options: IssueOptions & { lanAddresses: readonly string[]; extraNames?: readonly string[] }): IssuedCertificate {
-  const altNames = [
-    ...options.lanAddresses.map((ip) => ({ type: 7, ip })),
-    ...[`${options.gatewayId}.local`, ...(options.extraNames ?? [])].map((name) => (isIP(name) !== 0 ? { type: 7, ip: name } : { type: 2, value: name })),
-  ];
+/** `names`: IP literals become IP SANs, anything else a DNS SAN. */
+export function issueServerCertificate(ca: CertificateAuthority, options: IssueOptions & { names: readonly string[] }): IssuedCertificate {
+  const altNames = options.names.map((name) => (isIP(name) !== 0 ? { type: 7, ip: name } : { type: 2, value: name }));
   return issue(ca, options, [{ name: 'extKeyUsage', serverAuth: true }, { name: 'subjectAltName', altNames }], { digitalSignature: true, keyEncipherment: true });
 }
 
