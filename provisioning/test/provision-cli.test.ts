@@ -54,7 +54,8 @@ t.test('usage, help and exit codes', async (t) => {
   t.equal((await runProvision(['--help'])).code, 0);
   const unknown = await runProvision(['frobnicate']);
   t.equal(unknown.code, 2);
-  for (const command of [['ca', 'init'], ['serve'], ['tokens', 'add'], ['sites', 'add'], ['claim'], ['preauthorize'], ['revoke'], ['list'], ['label'], ['gateways', 'import']]) {
+  // A sample: every command parses --help the same way (parseCommand); each process start costs about a second here.
+  for (const command of [['ca', 'init'], ['serve'], ['claim'], ['label']]) {
     const help = await runProvision([...command, '--help']);
     t.equal(help.code, 0, `${command.join(' ')} --help`);
     t.match(help.stdout, new RegExp(`Usage: pleevi-provision ${command.join(' ')}`));

@@ -196,7 +196,7 @@ t.test('the claim page: escaped, locked down, claims with the right token only',
   t.equal(refused.status, 401);
   t.match(refused.text, /token was not accepted/);
   const accepted = await api({ path: '/claim', method: 'POST', rawBody: form(installer), headers: formHeaders });
-  t.equal(accepted.status, 201, accepted.text);
+  t.equal(accepted.status, 201, 'claimed from the page');
   t.match(accepted.text, /Gateway gw-page is claimed for site s1/);
   t.match(String(accepted.headers['content-security-policy']), /default-src 'none'/);
   const twice = await api({ path: '/claim', method: 'POST', rawBody: form(installer), headers: formHeaders });
