@@ -6,7 +6,8 @@
  * that uses the claim code up, and later certificates come only from renew,
  * authenticated by the current certificate over mutual TLS.
  */
-import type forge from 'node-forge';
+import { createHash } from 'node:crypto';
+import forge from 'node-forge';
 import { claimCodesEqual, normaliseClaimCode } from './claim-code-input.js';
 import { ApiError } from './errors.js';
 import { addGateway, getGateway, preauthorizedSite, type GatewayRow } from './gateways.js';
@@ -53,7 +54,17 @@ export function enroll(context: ServiceContext, body: Record<string, unknown>, c
   ).run(serial, now, now + settings.claimTtlS * 1000, now, agentVersion ?? null, JSON.stringify(lanAddresses), gatewayId);
   gateway = getGateway(db, gatewayId) as GatewayRow;
 
-  if (gateway.enrolled_at !== null) throw new ApiError(409, 'code_used', 'this gateway is already enrolled: it renews with its certificate');
+  const keyHash = publicKeySha256(publicKey);
+  if (gateway.enrolled_at !== null) {
+    // The same gateway asking again with the key it enrolled with lost our answer: give it again.
+    if (gateway.enrolled_key_sha256 !== keyHash || gateway.site_id === null) {
+      throw new ApiError(409, 'code_used', 'this gateway is already enrolled: it renews with its certificate');
+    }
+    const site = getSite(db, gateway.site_id);
+    if (site === undefined) throw new ApiError(500, 'internal', `site ${gateway.site_id} is missing`);
+    const issued = issueFor(context, site, gatewayId, publicKey, lanAddresses, now);
+    return { status: 200, body: { certificate: issued.client.pem, caBundle: requireCa(context).certPem, ...(issued.server ? { serverCertificate: issued.server.pem } : {}), config: site.config } };
+  }
   const siteId = gateway.claimed_at !== null ? gateway.site_id : preauthorizedSite(db, gateway.serial);
   if (siteId === null || siteId === undefined) {
     if (gateway.code_expires_at !== null && now >= gateway.code_expires_at) throw new ApiError(410, 'code_expired', 'the claim code has expired before the gateway was claimed');
@@ -63,12 +74,16 @@ export function enroll(context: ServiceContext, body: Record<string, unknown>, c
   if (site === undefined) throw new ApiError(500, 'internal', `site ${siteId} is missing`);
 
   return db.transaction((): EnrollAnswer => {
-    const used = db.prepare('UPDATE gateways SET enrolled_at = ?, site_id = ? WHERE id = ? AND enrolled_at IS NULL').run(now, siteId, gatewayId);
+    const used = db.prepare('UPDATE gateways SET enrolled_at = ?, site_id = ?, enrolled_key_sha256 = ? WHERE id = ? AND enrolled_at IS NULL').run(now, siteId, keyHash, gatewayId);
     if (used.changes !== 1) throw new ApiError(409, 'code_used', 'this gateway is already enrolled: it renews with its certificate');
     if (gateway.claimed_at === null) db.prepare('UPDATE preauthorizations SET used_by = ? WHERE serial = ?').run(gatewayId, gateway.serial);
     const issued = issueFor(context, site, gatewayId, publicKey, lanAddresses, now);
     return { status: 200, body: { certificate: issued.client.pem, caBundle: requireCa(context).certPem, ...(issued.server ? { serverCertificate: issued.server.pem } : {}), config: site.config } };
   })();
+}
+
+function publicKeySha256(publicKey: forge.pki.rsa.PublicKey): string {
+  return createHash('sha256').update(forge.pki.publicKeyToPem(publicKey)).digest('hex');
 }
 
 /** What the TLS layer says about the caller of /v1/renew. */

@@ -23,6 +23,7 @@ export interface GatewayRow {
   readonly revoked_at: number | null;
   readonly agent_version: string | null;
   readonly lan_addresses: string | null;
+  readonly enrolled_key_sha256: string | null;
 }
 
 export interface GatewaySummary {

@@ -11,12 +11,13 @@ import { migrate } from '../../agent/src/store/gateway-store.js';
 import type { Migration } from '../../agent/src/store/migration.js';
 import { ProvisionError } from './errors.js';
 import { registryMigration } from './migrations/001-registry.js';
+import { enrolledKeyMigration } from './migrations/002-enrolled-key.js';
 
 export type ProvisionDb = Database.Database;
 
 export const DATABASE_FILE = 'provision.db';
 
-export const MIGRATIONS: readonly Migration[] = [registryMigration];
+export const MIGRATIONS: readonly Migration[] = [registryMigration, enrolledKeyMigration];
 
 export function openProvisionStore(dataDir: string): ProvisionDb {
   const path = join(dataDir, DATABASE_FILE);

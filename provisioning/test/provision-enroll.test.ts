@@ -5,7 +5,8 @@
  * request bounds and the claim page.
  */
 import t from 'tap';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, generateKeyPairSync } from 'node:crypto';
+import { buildCsr } from '../../agent/src/provisioning/gateway-csr.js';
 import { call, enrollBody, gatewayIdentity, preparedService, runProvision, startService } from './helpers/provision-cli.js';
 
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
@@ -64,8 +65,16 @@ t.test('enroll 202, claim 201, enroll 200 with a certificate from the CA; the co
   t.ok(Math.abs(lifetimeDays - 90 - 5 / 1440) < 0.001, `90 days (${lifetimeDays})`);
   t.ok(cert.publicKey.equals(new X509Certificate(body.certificate).publicKey));
 
-  const reEnroll = await api({ path: '/v1/enroll', body: enrollBody(gw) });
-  t.equal(reEnroll.status, 409, 'the code is used up: the gateway renews from now on');
+  // A gateway that lost the 200 (power cut before it stored it) asks again with the same key: answered again.
+  const asked = await api({ path: '/v1/enroll', body: enrollBody(gw) });
+  t.equal(asked.status, 200, 'the same key and code get the answer again');
+  const againCert = new X509Certificate((asked.json() as { certificate: string }).certificate);
+  t.ok(againCert.publicKey.equals(cert.publicKey), 'for the same key');
+  t.not(againCert.serialNumber, cert.serialNumber, 'as a new certificate');
+  // Anyone else who knows the used code, with another key: refused.
+  const otherKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const reEnroll = await api({ path: '/v1/enroll', body: enrollBody(gw, { csr: buildCsr(otherKey, 'gw-a') }) });
+  t.equal(reEnroll.status, 409, 'the code is used up for any other key: the gateway renews from now on');
   const afterList = JSON.parse((await runProvision(['list', '--json', '--data', data])).stdout) as { state: string; siteId: string; certificateExpiresAt: string }[];
   t.match(afterList, [{ gatewayId: 'gw-a', state: 'enrolled', siteId: 's1', agentVersion: '0.1.0' }]);
   t.equal(afterList[0]?.certificateExpiresAt, new Date(Date.parse(cert.validTo)).toISOString());
