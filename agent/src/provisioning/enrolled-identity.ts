@@ -110,7 +110,7 @@ export function storeRenewal(dataDir: string, answer: RenewalAnswer, now: () => 
 
 /** The enrolled state, or undefined when there is no `gateway.crt` (not enrolled). Damage is an IdentityError. */
 export function loadEnrolledIdentity(dataDir: string): EnrolledIdentity | undefined {
-  const dir = identityDir(dataDir);
+  const dir = join(dataDir, IDENTITY_DIR);
   const certificatePath = join(dir, CERTIFICATE_FILE);
   const certificatePem = readOptional(certificatePath);
   if (certificatePem === undefined) return undefined;
@@ -160,7 +160,7 @@ export function loadEnrolledIdentity(dataDir: string): EnrolledIdentity | undefi
 
 function mustLoad(dataDir: string): EnrolledIdentity {
   const identity = loadEnrolledIdentity(dataDir);
-  if (identity === undefined) throw new IdentityError(`${join(identityDir(dataDir), CERTIFICATE_FILE)} vanished right after it was written`);
+  if (identity === undefined) throw new IdentityError(`${join(dataDir, IDENTITY_DIR, CERTIFICATE_FILE)} vanished right after it was written`);
   return identity;
 }
 

@@ -259,7 +259,12 @@ export class Enrollment {
     this.enrolledAt = identity.enrolledAt;
     this.running = false;
     if (!fresh) this.logger.debug('already enrolled');
-    this.options.onEnrolled(identity);
+    try {
+      this.options.onEnrolled(identity);
+    } catch (error: unknown) {
+      // Stored and enrolled whatever the callback does: a second enrollment would not help it.
+      this.logger.error({ err: error }, 'onEnrolled failed; the enrollment is stored');
+    }
     return 0;
   }
 
