@@ -19,6 +19,7 @@ import type { ProvisioningEvent } from '../src/provisioning/provisioning-event.j
 import { createLogger } from '../src/util/logger.js';
 import { createCa } from './helpers/certs.js';
 import { serialOf, signCsr, startTestService, type Handler, type TestService } from './helpers/enrollment-service.js';
+import { runCli } from './helpers/run-cli.js';
 import { waitUntil as waitUntilWith } from './helpers/wait-until.js';
 
 const waitUntil = (condition: () => boolean): Promise<void> => waitUntilWith(condition, condition.toString());
@@ -350,4 +351,22 @@ t.test('the enrolled files: a damaged one is an error, a half-stored enrollment 
   await waitUntil(() => enrollment.status().state === 'error');
   t.match(enrollment.status().lastError, { code: 'PE_ERR_IDENTITY', message: /claim\.json says the gateway was claimed .* but there is no certificate/ });
   t.equal(service.requests.length, 0);
+});
+
+t.test('pleevi-edge provision status / qr on an enrolled gateway: claimed, no code anywhere', async (t) => {
+  const dataDir = tempDataDir(t);
+  const identity = loadOrCreateIdentity(dataDir, GATEWAY);
+  const claimCode = identity.claimCode ?? '';
+  storeEnrollment(dataDir, goodAnswer({ body: { csr: identity.csrPem } }), { serviceUrl: 'https://enroll.example.com' });
+  const configPath = join(dataDir, '..', 'config.json');
+  writeFileSync(configPath, JSON.stringify({ gatewayId: 'gw-enroll-1', upstream: { url: 'wss://cpms.example.com/ocpp' }, dataDir, provisioning: { claimBaseUrl: 'https://claim.example.com' } }));
+  const json = await runCli(['provision', 'status', '--json', '--config', configPath], { env: {} });
+  t.equal(json.code, 0, json.stderr);
+  t.match(JSON.parse(json.stdout), { claimState: 'claimed', claimCode: null, claimUrl: null });
+  const text = await runCli(['provision', 'status', '--config', configPath], { env: {} });
+  t.match(text.stdout, /claim state\s+claimed 20/);
+  const qr = await runCli(['provision', 'qr', '--config', configPath], { env: {} });
+  t.equal(qr.code, 2);
+  t.match(qr.stderr, /already claimed/);
+  for (const output of [json.stdout, text.stdout, qr.stdout, qr.stderr]) t.notOk(output.includes(claimCode), 'the used-up code is never shown');
 });
