@@ -173,6 +173,10 @@ export class CertificateRenewal {
     this.busy = true;
     try {
       this.schedule(await this.step());
+    } catch (error: unknown) {
+      // renew() handles its own failures; this is a bug or a broken clock check, and the loop must go on.
+      this.logger.error({ err: error }, 'renewal check failed');
+      this.schedule(this.backoff.next());
     } finally {
       this.busy = false;
     }
