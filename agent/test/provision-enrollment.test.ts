@@ -147,7 +147,7 @@ t.test('the clock in 1970: no request until the clock is plausible', async (t) =
   await new Promise((resolve) => setTimeout(resolve, 300));
   t.equal(service.requests.length, 0, 'nothing sent while the clock is implausible');
   t.equal(enrollment.status().state, 'waiting-for-clock');
-  t.match(enrollment.status().lastError, { code: 'CLOCK', message: /1970/ });
+  t.match(enrollment.status().lastError, { code: 'clock-implausible', message: /1970/ });
   t.equal(logs.filter((line) => line.includes('plausible clock')).length, 1, 'said once, not at every recheck');
   verdict = { plausible: true, reason: 'synchronised' };
   await enrolled;
@@ -292,6 +292,11 @@ t.test('postEnroll: timeout, oversized answers, an untrusted service, http://', 
   t.same(await postEnroll(service.url, body, { ca: serviceCa.cert, maxAnswerBytes: 1000 }), { kind: 'retry', reason: 'answer of 5000 bytes is over the 1000 byte limit' }, 'declared too large');
   handler = () => ({ status: 200, raw: 'x'.repeat(5000), headers: { 'transfer-encoding': 'chunked' } });
   t.same(await postEnroll(service.url, body, { ca: serviceCa.cert, maxAnswerBytes: 1000 }), { kind: 'retry', reason: 'answer is over the 1000 byte limit' }, 'streamed too large');
+
+  handler = () => 'cut';
+  t.same(await postEnroll(service.url, body, { ca: serviceCa.cert }), { kind: 'retry', reason: 'the connection closed before the answer was complete' }, 'a connection cut mid-answer');
+  handler = () => ({ status: 301, headers: { location: 'https://elsewhere.example.com/' } });
+  t.same(await postEnroll(service.url, body, { ca: serviceCa.cert }), { kind: 'retry', status: 301, reason: 'unexpected HTTP 301' }, 'a redirect is not followed');
 
   handler = () => ({ status: 200, body: { certificate: 'x' } });
   t.same(await postEnroll(service.url, body, { ca: serviceCa.cert }), { kind: 'retry', status: 200, reason: 'unusable 200 answer: the answer has no "caBundle" string' });

@@ -8,8 +8,8 @@
  *
  * Every outcome is a value, never a throw: `enrolled`/`renewed`, `waiting`
  * (202), `refused` (403, 404 and other 4xx: the service says no; retried
- * slowly by the loops) and `retry` (429, 5xx, network errors, the timeout, an
- * oversized or unreadable answer). The claim code goes out in the request
+ * slowly by the loops) and `retry` (429, 5xx, another 1xx-3xx status, network
+ * errors, the timeout, an oversized or unreadable answer). The claim code goes out in the request
  * body only: it is scrubbed from anything the service answers before that
  * reaches a result (and so a log line or a status).
  */
@@ -58,7 +58,7 @@ export type EnrollResult = { readonly kind: 'enrolled'; readonly answer: Enrollm
 export type RenewResult = { readonly kind: 'renewed'; readonly answer: RenewalAnswer } | Refused | Retry;
 
 export async function postEnroll(serviceUrl: string, body: EnrollRequest, options: RequestOptions = {}): Promise<EnrollResult> {
-  const scrub = (text: string): string => text.split(body.claimCode).join('[claim code]');
+  const scrub = (text: string): string => (body.claimCode === '' ? text : text.split(body.claimCode).join('[claim code]'));
   const answer = await postJson(endpoint(serviceUrl, 'v1/enroll'), body, options, scrub);
   if (answer.kind !== 'answer') return answer;
   if (answer.status === 200) {
@@ -101,6 +101,7 @@ interface Answer {
 function classify(answer: Answer, scrub: (text: string) => string): Refused | Retry {
   const error = serviceError(answer.json, scrub);
   const said = error === undefined ? '' : `: ${error.code}: ${error.message}`;
+  if (answer.status < 400) return { kind: 'retry', status: answer.status, reason: `unexpected HTTP ${answer.status}` };
   if (answer.status === 429 || answer.status >= 500) {
     return { kind: 'retry', status: answer.status, reason: `HTTP ${answer.status}${said}`, ...(answer.retryAfterS === undefined ? {} : { retryAfterS: answer.retryAfterS }) };
   }
@@ -152,7 +153,11 @@ function postJson(url: URL, body: object, options: RequestOptions & Partial<Pick
         if (size > maxBytes) fail(`answer is over the ${maxBytes} byte limit`);
         else chunks.push(chunk);
       });
-      res.on('error', (error: Error) => fail(describeError(error)));
+      const cut = (): void => fail('the connection closed before the answer was complete');
+      res.on('error', cut);
+      res.on('close', () => {
+        if (!res.complete) cut();
+      });
       res.on('end', () => {
         const status = res.statusCode ?? 0;
         const text = Buffer.concat(chunks).toString('utf8');

@@ -79,7 +79,10 @@ export interface EnrollmentStatus {
   readonly attempts: number;
   readonly lastAttemptAt: string | undefined;
   readonly nextAttemptAt: string | undefined;
-  /** Never holds the claim code or key material. */
+  /**
+   * `code`: a PE_ERR_ code, the service's own error code (a refusal), or
+   * `clock-implausible`. Never holds the claim code or key material.
+   */
   readonly lastError: { readonly code: string; readonly message: string } | undefined;
   readonly enrolledAt: string | undefined;
 }
@@ -182,7 +185,7 @@ export class Enrollment {
       if (!this.clockAnnounced) this.logger.warn({ reason: clock.reason }, `enrollment waits for a plausible clock: ${clock.message}`);
       this.clockAnnounced = true;
       this.state = 'waiting-for-clock';
-      this.lastError = { code: 'CLOCK', message: clock.message };
+      this.lastError = { code: 'clock-implausible', message: clock.message };
       return this.timing.clockRecheckMs;
     }
     this.clockAnnounced = false;

@@ -28,7 +28,9 @@ export interface RecordedRequest {
 export type ScriptedAnswer =
   | { readonly status: number; readonly body?: unknown; readonly headers?: Record<string, string>; readonly raw?: string }
   /** Never answers (the client's timeout is tested). */
-  | 'hang';
+  | 'hang'
+  /** Promises 5000 bytes, sends 100 and closes the connection. */
+  | 'cut';
 
 export type Handler = (request: RecordedRequest, index: number) => ScriptedAnswer | Promise<ScriptedAnswer>;
 
@@ -59,6 +61,11 @@ export async function startTestService(t: Test, serviceCa: CertificateAuthority,
         const answer = await current(recorded, requests.length - 1);
         if (answer === 'hang') {
           hanging.add(res);
+          return;
+        }
+        if (answer === 'cut') {
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': '5000' });
+          res.write('{'.padEnd(100, ' '), () => res.socket?.destroy());
           return;
         }
         const text = answer.raw ?? (answer.body === undefined ? '' : JSON.stringify(answer.body));
