@@ -6,7 +6,7 @@
  */
 import t, { type Test } from 'tap';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, type NetworkInterfaceInfo } from 'node:os';
 import { join } from 'node:path';
 import { EnrollmentError, IdentityError } from '../src/errors.js';
 import type { ClockCheck, ClockVerdict } from '../src/provisioning/clock-plausibility.js';
@@ -15,6 +15,7 @@ import { verifyEnrollmentAnswer, type EnrollmentAnswer } from '../src/provisioni
 import { postEnroll, type EnrollRequest } from '../src/provisioning/enrollment-api.js';
 import { Enrollment, type EnrollmentOptions } from '../src/provisioning/enrollment-loop.js';
 import { loadEnrolledIdentity, storeEnrollment, type EnrolledIdentity } from '../src/provisioning/enrolled-identity.js';
+import { lanAddresses } from '../src/provisioning/lan-addresses.js';
 import type { ProvisioningEvent } from '../src/provisioning/provisioning-event.js';
 import { createLogger } from '../src/util/logger.js';
 import { createCa } from './helpers/certs.js';
@@ -387,4 +388,18 @@ t.test('pleevi-edge provision status / qr on an enrolled gateway: claimed, no co
   t.equal(qr.code, 2);
   t.match(qr.stderr, /already claimed/);
   for (const output of [json.stdout, text.stdout, qr.stdout, qr.stderr]) t.notOk(output.includes(claimCode), 'the used-up code is never shown');
+});
+
+t.test('lanAddresses: non-internal IPv4 and IPv6, no link-local, no repeats', async (t) => {
+  const entry = (address: string, family: 'IPv4' | 'IPv6', internal = false) =>
+    ({ address, family, internal, netmask: '', mac: '00:00:00:00:00:00', cidr: null, ...(family === 'IPv6' ? { scopeid: 0 } : {}) }) as NetworkInterfaceInfo;
+  t.same(
+    lanAddresses({
+      lo: [entry('127.0.0.1', 'IPv4', true), entry('::1', 'IPv6', true)],
+      eth0: [entry('192.168.1.20', 'IPv4'), entry('fe80::1', 'IPv6'), entry('2001:db8::20', 'IPv6')],
+      wlan0: [entry('192.168.1.20', 'IPv4'), entry('10.0.0.7', 'IPv4')],
+    }),
+    ['192.168.1.20', '2001:db8::20', '10.0.0.7'],
+  );
+  t.ok(Array.isArray(lanAddresses()), 'this machine');
 });
