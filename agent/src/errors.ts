@@ -117,3 +117,32 @@ export class IdentityError extends GatewayError {
     super('PE_ERR_IDENTITY', message, options);
   }
 }
+
+/**
+ * Enrollment or renewal did not give the gateway a usable certificate: the
+ * service refused it (403, 404), or its answer was refused by the gateway (a
+ * certificate for another key, from a CA outside the bundle, without the
+ * right CN or extended key usage, a configuration that does not validate).
+ * Nothing is stored from a refused answer and the current certificate is
+ * kept (docs/provisioning.md "Enrollment" and "Renewal").
+ */
+export class EnrollmentError extends GatewayError {
+  constructor(
+    readonly reason: EnrollmentProblem,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super('PE_ERR_ENROLLMENT', message, options);
+  }
+}
+
+/** Which check failed, for code (and tests) to match on instead of the message. */
+export type EnrollmentProblem =
+  | 'service-url'
+  | 'malformed-answer'
+  | 'key-mismatch'
+  | 'untrusted-issuer'
+  | 'wrong-subject'
+  | 'missing-usage'
+  | 'invalid-config'
+  | 'refused-by-service';

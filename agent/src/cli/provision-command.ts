@@ -45,9 +45,9 @@ export const provisionStatusCommand: CliCommand = async (args, io) => {
   if (!config) return EXIT_USAGE;
 
   const identity = loadOrCreateIdentity(config.dataDir, { gatewayId: config.gatewayId, source: config.gatewayIdSource ?? 'config' });
-  // Enrollment does not exist yet, so every gateway is unclaimed; the code is shown only in that state.
-  const claimState = 'unclaimed';
-  const link = claimUrl(config.provisioning?.claimBaseUrl, identity.gatewayId, identity.claimCode);
+  // The code is shown only while unclaimed; once enrolled it is used up and gone from claim.json.
+  const claimState = identity.claimCode === undefined ? 'claimed' : 'unclaimed';
+  const link = identity.claimCode === undefined ? undefined : claimUrl(config.provisioning?.claimBaseUrl, identity.gatewayId, identity.claimCode);
   const keyMode = identity.keyMode.toString(8).padStart(4, '0');
   if (identity.keyMode !== 0o600) {
     io.stderr.write(terminalSafe(`pleevi-edge provision status: warning: ${identity.keyPath} has mode ${keyMode}, not 0600; fix: chmod 600 ${identity.keyPath}`) + '\n');
@@ -61,7 +61,7 @@ export const provisionStatusCommand: CliCommand = async (args, io) => {
         keyMode,
         csrFile: identity.csrPath,
         claimState,
-        claimCode: identity.claimCode,
+        claimCode: identity.claimCode ?? null,
         claimUrl: link ?? null,
         createdAt: identity.createdAt,
         created: identity.created,
@@ -76,9 +76,13 @@ export const provisionStatusCommand: CliCommand = async (args, io) => {
       `private key  ${identity.keyPath} (mode ${keyMode})`,
       `csr          ${identity.csrPath}`,
       `identity     ${identity.created ? 'made now' : 'made'} ${identity.createdAt}`,
-      `claim state  ${claimState} (enrollment is not implemented in this version)`,
-      `claim code   ${identity.claimCode}`,
-      `claim link   ${link ?? 'none: set provisioning.claimBaseUrl in the configuration for the QR code link'}`,
+      ...(identity.claimCode === undefined
+        ? [`claim state  claimed ${identity.claimedAt ?? ''}`]
+        : [
+            `claim state  ${claimState} (enrollment is not implemented in this version)`,
+            `claim code   ${identity.claimCode}`,
+            `claim link   ${link ?? 'none: set provisioning.claimBaseUrl in the configuration for the QR code link'}`,
+          ]),
       '',
     ]
       .map(terminalSafe)
@@ -94,6 +98,10 @@ export const provisionQrCommand: CliCommand = async (args, io) => {
   const config = loadCliConfig(flags.config, io);
   if (!config) return EXIT_USAGE;
   const identity = loadOrCreateIdentity(config.dataDir, { gatewayId: config.gatewayId, source: config.gatewayIdSource ?? 'config' });
+  if (identity.claimCode === undefined) {
+    io.stderr.write(terminalSafe(`pleevi-edge provision qr: ${identity.gatewayId} is already claimed (enrolled ${identity.claimedAt ?? ''}); its claim code is used up`) + '\n');
+    return EXIT_USAGE;
+  }
   const link = claimUrl(config.provisioning?.claimBaseUrl, identity.gatewayId, identity.claimCode);
   if (link === undefined) {
     io.stderr.write('pleevi-edge provision qr: no provisioning.claimBaseUrl in the configuration: the QR code has no link to hold (the claim code alone can be typed: see "provision status")\n');

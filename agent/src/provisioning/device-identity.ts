@@ -9,9 +9,15 @@
  * CSR is made). A key without claim.json cannot come from a crash, and a file
  * that exists but cannot be read or parsed is an IdentityError: making a new
  * key over one that may already be enrolled would orphan the gateway.
+ *
+ * Once enrolled the claim code is used up: `markClaimed` replaces it by
+ * `claimCode: null` and `claimedAt`, and a claimed record is never given a new
+ * code. `gateway.crt` is the commit point of an enrollment
+ * (enrolled-identity.ts), so a record that still holds a code next to a
+ * `gateway.crt` (power cut between the two writes) is marked claimed here.
  */
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
-import { chownSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { IdentityError } from '../errors.js';
 import { writeFileAtomic } from './atomic-write.js';
@@ -23,6 +29,8 @@ export const IDENTITY_DIR = 'identity';
 export const KEY_FILE = 'gateway.key';
 export const CSR_FILE = 'gateway.csr';
 export const CLAIM_FILE = 'claim.json';
+/** The client certificate; its presence means enrolled (enrolled-identity.ts writes it last). */
+export const CERTIFICATE_FILE = 'gateway.crt';
 const RSA_BITS = 2048;
 const GATEWAY_ID_SOURCES: readonly GatewayIdSource[] = ['config', 'raspberry-pi-serial', 'dmi-serial', 'machine-id', 'hostname'];
 
@@ -31,8 +39,11 @@ export interface ClaimRecord {
   readonly version: 1;
   readonly gatewayId: string;
   readonly gatewayIdSource: GatewayIdSource;
-  readonly claimCode: string;
+  /** null once the gateway is enrolled: the code is used up and never shown again. */
+  readonly claimCode: string | null;
   readonly createdAt: string;
+  /** When the enrollment was stored; only on a claimed record. */
+  readonly claimedAt?: string;
 }
 
 export interface DeviceIdentity {
@@ -45,7 +56,9 @@ export interface DeviceIdentity {
   readonly csrPath: string;
   readonly csrPem: string;
   readonly claimPath: string;
-  readonly claimCode: string;
+  /** Undefined once the gateway is claimed (enrolled): the code is used up. */
+  readonly claimCode: string | undefined;
+  readonly claimedAt: string | undefined;
   readonly createdAt: string;
   /** True when this call made the key (the first start). */
   readonly created: boolean;
@@ -78,9 +91,15 @@ export function loadOrCreateIdentity(dataDir: string, resolved: ResolvedGatewayI
     claim = writeSecret(claimPath, `${JSON.stringify(fresh, null, 2)}\n`, owner, true) ? fresh : readClaim(claimPath);
     if (claim === undefined) throw new IdentityError(`${claimPath} vanished while it was being made`);
   }
+  if (claim.claimCode !== null && existsSync(join(dir, CERTIFICATE_FILE))) {
+    // Enrolled, but the power went before the code was struck out: finish that now.
+    claim = { ...claim, claimCode: null, claimedAt: statSync(join(dir, CERTIFICATE_FILE)).mtime.toISOString() };
+    writeSecret(claimPath, `${JSON.stringify(claim, null, 2)}\n`, owner);
+  }
   if (claim.gatewayId !== resolved.gatewayId || claim.gatewayIdSource !== resolved.source) {
-    // The id changed (gatewayId set in the file after the first start): not enrolled yet, so the
-    // record follows it; the key and the claim code stay.
+    // The id changed (gatewayId set in the file after the first start): the record and the CSR
+    // follow it; the key and the claim code stay. An enrolled certificate keeps the CN it was
+    // issued with (renewal asks for that CN, certificate-renewal.ts).
     claim = { ...claim, gatewayId: resolved.gatewayId, gatewayIdSource: resolved.source };
     writeSecret(claimPath, `${JSON.stringify(claim, null, 2)}\n`, owner);
   }
@@ -109,10 +128,25 @@ export function loadOrCreateIdentity(dataDir: string, resolved: ResolvedGatewayI
     csrPath,
     csrPem,
     claimPath,
-    claimCode: claim.claimCode,
+    claimCode: claim.claimCode ?? undefined,
+    claimedAt: claim.claimedAt,
     createdAt: claim.createdAt,
     created,
   };
+}
+
+/**
+ * Strike the used-up claim code out of claim.json (`claimCode: null`,
+ * `claimedAt`), so nothing shows it again and no new code is made. Called by
+ * storeEnrollment after gateway.crt is written.
+ */
+export function markClaimed(dataDir: string, now: () => Date = () => new Date()): void {
+  const claimPath = join(dataDir, IDENTITY_DIR, CLAIM_FILE);
+  const claim = readClaim(claimPath);
+  if (claim === undefined) throw new IdentityError(`${claimPath} is missing; the enrollment is stored but the claim record cannot be marked claimed`);
+  if (claim.claimCode === null) return;
+  const claimed: ClaimRecord = { ...claim, claimCode: null, claimedAt: now().toISOString() };
+  writeSecret(claimPath, `${JSON.stringify(claimed, null, 2)}\n`, (path) => followOwner(path, dataDir));
 }
 
 function readClaim(path: string): ClaimRecord | undefined {
@@ -135,7 +169,7 @@ function isClaimRecord(value: unknown): value is ClaimRecord {
     record['version'] === 1 &&
     typeof record['gatewayId'] === 'string' &&
     GATEWAY_ID_SOURCES.includes(record['gatewayIdSource'] as GatewayIdSource) &&
-    isClaimCode(record['claimCode']) &&
+    (isClaimCode(record['claimCode']) || (record['claimCode'] === null && typeof record['claimedAt'] === 'string')) &&
     typeof record['createdAt'] === 'string'
   );
 }
@@ -186,7 +220,7 @@ function write(path: string, text: string, mode: number, owner: (path: string) =
   }
 }
 
-function fsReason(error: unknown): string {
+export function fsReason(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
   return code ?? (error instanceof Error ? error.message : String(error));
 }
@@ -196,7 +230,7 @@ function fsReason(error: unknown): string {
  * root and the service user could not read its own key: they take the owner
  * of dataDir instead, which the installation gives to the service user.
  */
-function followOwner(path: string, dataDir: string): void {
+export function followOwner(path: string, dataDir: string): void {
   if (process.getuid?.() !== 0) return;
   const { uid, gid } = statSync(dataDir);
   if (uid !== 0 || gid !== 0) chownSync(path, uid, gid);
