@@ -170,10 +170,13 @@ export function call(service: { port: number }, caPem: string, options: RequestO
 }
 
 /** A gateway identity made by the gateway's own code (key, CSR, claim code) in a temp dataDir. */
-export function gatewayIdentity(t: Test, gatewayId: string): DeviceIdentity & { keyPem: string } {
+export function gatewayIdentity(t: Test, gatewayId: string): DeviceIdentity & { keyPem: string; claimCode: string } {
   const dataDir = tempDir(t, 'pv-gw-');
   const identity = loadOrCreateIdentity(dataDir, { gatewayId, source: 'config' });
-  return { ...identity, keyPem: readFileSync(identity.keyPath, 'utf8') };
+  const { claimCode } = identity;
+  // A fresh identity is unclaimed, so it has its code.
+  if (claimCode === undefined) throw new Error(`a new identity for ${gatewayId} has no claim code`);
+  return { ...identity, claimCode, keyPem: readFileSync(identity.keyPath, 'utf8') };
 }
 
 export function enrollBody(identity: DeviceIdentity, overrides: Record<string, unknown> = {}): Record<string, unknown> {
