@@ -8,7 +8,7 @@ import { RelayMetrics } from './proxy/relay-metrics.js';
 import { LocalAuthorizer } from './drivers/local-authorizer.js';
 import { SqliteDriverDirectory } from './drivers/driver-list-store.js';
 import type { DriverDirectory } from './drivers/driver-directory.js';
-import type { GatewayEvent, GatewayEventSink } from './events/gateway-events.js';
+import type { GatewayEvent, GatewayEventSink, GatewayLifecycleEvent } from './events/gateway-events.js';
 import { RecentEvents } from './sessions/recent-events.js';
 import { SessionObserver } from './sessions/session-observer.js';
 import { DEFAULT_STORAGE_RETRY_MS } from './store/deferred-writes.js';
@@ -22,6 +22,7 @@ import { openStoreOrMemoryCopy, type OpenedStore, type StorageMode } from './sto
 import type { Logger } from './util/logger.js';
 import { lanAddresses, urlHost } from './provisioning/lan-addresses.js';
 import type { LanPageView } from './provisioning/lan-page.js';
+import type { ProvisioningStatus } from './provisioning/provisioning-runtime.js';
 import { GATEWAY_VERSION } from './version.js';
 
 /** How long the daemon waits for another process's write lock before its write waits in memory instead. */
@@ -56,6 +57,8 @@ export interface GatewayDeps {
    * `pleevi-edge run` turns it on; without it a plain request gets 426.
    */
   readonly lanPage?: { readonly certificateExpires?: () => string | undefined };
+  /** Enrollment and certificate state for `status` (an enrolling or enrolled gateway). */
+  readonly provisioningStatus?: () => ProvisioningStatus;
 }
 
 export interface StationStatus {
@@ -87,6 +90,8 @@ export interface GatewayStatus {
   readonly counters: Record<string, number>;
   /** The latest session and station events, newest last (what the cloud link will publish). */
   readonly recentEvents: readonly GatewayEvent[];
+  /** Claim, clock and certificate (docs/provisioning.md); absent on a gateway configured by hand. */
+  readonly provisioning?: ProvisioningStatus;
 }
 
 /**
@@ -116,6 +121,7 @@ export class Gateway {
   private readonly storageRetryMs: number;
   private storageProbe: NodeJS.Timeout | undefined;
   private readonly storageRecoveredListeners = new Set<() => void>();
+  private readonly provisioningStatus: (() => ProvisioningStatus) | undefined;
 
   private constructor(
     readonly config: GatewayConfig,
@@ -131,6 +137,7 @@ export class Gateway {
     this.store = store;
     this.storageMode = opened.mode;
     this.storageRetryMs = deps.storageRetryMs ?? DEFAULT_STORAGE_RETRY_MS;
+    this.provisioningStatus = deps.provisioningStatus;
     const observers = deps.observers ?? [];
     const localAnswerers = deps.localAnswerers ?? [];
     this.pipeline = new InspectionPipeline(logger);
@@ -203,6 +210,22 @@ export class Gateway {
       cloudLink: link ? link.state : this.config.mqtt ? 'off' : 'none configured',
       ...(certificateExpires !== undefined ? { certificateExpires } : {}),
     };
+  }
+
+  /**
+   * An event about the gateway itself (`P/events/gateway`): stored in the
+   * outbox on its own, outside any frame's transaction. A full disk loses
+   * it with a log line; the relay goes on.
+   */
+  reportGatewayEvent(payload: GatewayLifecycleEvent): void {
+    const event: GatewayEvent = { topic: 'gateway', payload };
+    try {
+      this.store.transaction(() => this.events.emit?.(event))();
+    } catch (error: unknown) {
+      this.logger.error({ err: error, event: payload.event }, 'a gateway event could not be stored; it is lost');
+      return;
+    }
+    this.events.committed?.(event);
   }
 
   /**
@@ -318,6 +341,7 @@ export class Gateway {
       storage: { state: this.storageMode === 'memory' ? 'memory' : this.sessions.deferredFrames > 0 ? 'unavailable' : 'ok', waitingFrames: this.sessions.deferredFrames },
       counters: { ...this.metrics.snapshot(), ...this.sessions.counters.snapshot(), ...this.storeCounters(), observerFailures: this.pipeline.observerFailures, stationsConnected: stations.length },
       recentEvents: this.recentEvents.list().slice(-20),
+      ...(this.provisioningStatus ? { provisioning: this.provisioningStatus() } : {}),
     };
   }
 

@@ -3,8 +3,17 @@ import { GatewayError } from '../errors.js';
 
 /** GET a route of the running daemon's admin API; a clear error when the daemon is not running. */
 export function adminGet(socketPath: string, route: string, timeoutMs = 5000): Promise<unknown> {
+  return adminCall(socketPath, 'GET', route, timeoutMs);
+}
+
+/** POST to a route of the admin API: an action (no body) whose answer is JSON. */
+export function adminPost(socketPath: string, route: string, timeoutMs = 5000): Promise<unknown> {
+  return adminCall(socketPath, 'POST', route, timeoutMs);
+}
+
+function adminCall(socketPath: string, method: 'GET' | 'POST', route: string, timeoutMs: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path: route, method: 'GET', timeout: timeoutMs }, (response) => {
+    const req = request({ socketPath, path: route, method, timeout: timeoutMs }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => {

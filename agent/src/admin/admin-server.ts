@@ -8,6 +8,7 @@ import type { Logger } from '../util/logger.js';
 /** sun_path is 108 bytes on Linux, including the terminating NUL. */
 const MAX_SOCKET_PATH_BYTES = 107;
 
+/** `/v1/status` for a GET route, `POST /v1/...` for an action. */
 export type AdminRoutes = ReadonlyMap<string, () => unknown>;
 
 /**
@@ -22,7 +23,8 @@ export async function startAdminServer(socketPath: string, routes: AdminRoutes, 
   mkdirSync(dirname(socketPath), { recursive: true });
   await clearStaleSocket(socketPath);
   const server = createServer((request, response) => {
-    const handler = request.method === 'GET' ? routes.get(request.url ?? '') : undefined;
+    const url = request.url ?? '';
+    const handler = request.method === 'GET' ? routes.get(url) : request.method === 'POST' ? routes.get(`POST ${url}`) : undefined;
     if (!handler) {
       response.writeHead(404, { 'content-type': 'application/json' });
       response.end(JSON.stringify({ error: { code: 'PE_ERR_NOT_FOUND', message: `no admin route ${request.method} ${request.url}` } }));

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { adminGet } from '../admin/admin-client.js';
 import type { GatewayStatus } from '../gateway.js';
 import type { AwaitingClaimStatus } from '../provisioning/awaiting-claim.js';
+import type { ProvisioningStatus } from '../provisioning/provisioning-runtime.js';
 import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
 import { loadCliConfig } from './load-cli-config.js';
 import { formatTable } from './format-table.js';
@@ -29,7 +30,8 @@ export const statusCommand: CliCommand = async (args, io) => {
         `gateway    ${answer.gatewayId}  (pleevi-edge ${answer.version})`,
         `uptime     ${answer.uptimeS} s since ${answer.startedAt}`,
         `state      WAITING TO BE CLAIMED: stations get 503 until the gateway is enrolled`,
-        `enrollment ${answer.provisioning.enrollment}`,
+        `enrollment ${answer.summary}`,
+        `clock      ${answer.provisioning.clock.plausible ? 'plausible' : `NOT PLAUSIBLE (${answer.provisioning.clock.reason}): nothing is enrolled until the time is set`}`,
         `service    ${answer.provisioning.serviceUrl ?? '-'}`,
         `claim page http://<gateway-ip>:${answer.listen.port}/  (or "pleevi-edge provision qr")`,
         '',
@@ -49,6 +51,7 @@ export const statusCommand: CliCommand = async (args, io) => {
       `upstream   ${status.upstream.url}`,
       `cloud link ${describeCloudLink(status.cloudLink)}`,
       `storage    ${describeStorage(status.storage)}`,
+      ...(status.provisioning ? [`identity   ${describeProvisioning(status.provisioning)}`] : []),
       `counters   ${Object.entries(status.counters).map(([name, value]) => `${name}=${value}`).join(' ')}`,
       '',
       `stations connected: ${status.stations.length}`,
@@ -74,11 +77,21 @@ export const statusCommand: CliCommand = async (args, io) => {
           ? `tx ${payload.transactionId} badge ${payload.idTag ?? '-'} driver ${payload.driver?.email ?? 'unknown'}`
           : '';
       // Station id, transaction id and badge are the station's text: shown with its control characters escaped.
-      io.stdout.write(`${terminalSafe(`  ${topic.padEnd(8)} ${payload.event.padEnd(12)} ${payload.stationId}  ${detail}`.trimEnd())}\n`);
+      const subject = 'stationId' in payload ? payload.stationId : payload.gatewayId;
+      io.stdout.write(`${terminalSafe(`  ${topic.padEnd(8)} ${payload.event.padEnd(12)} ${subject}  ${detail}`.trimEnd())}\n`);
     }
   }
   return EXIT_OK;
 };
+
+function describeProvisioning(provisioning: ProvisioningStatus): string {
+  const certificate = provisioning.certificate;
+  if (!certificate) return `${provisioning.claim}, no certificate in use`;
+  const error = certificate.lastError ? ` (last error: ${certificate.lastError.message})` : '';
+  const clock = provisioning.clock.plausible ? '' : `; clock NOT PLAUSIBLE (${provisioning.clock.reason}): no renewal until it is`;
+  const expired = certificate.expired === true ? 'EXPIRED ' : '';
+  return `enrolled; certificate ${certificate.serialNumber} ${expired}expires ${certificate.notAfter}, renews at ${certificate.renewAt}, renewal ${certificate.state}${error}${clock}`;
+}
 
 function describeStorage(storage: GatewayStatus['storage']): string {
   if (storage.state === 'ok') return 'ok';

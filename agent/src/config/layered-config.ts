@@ -132,6 +132,24 @@ export function receivedConfigProblems(received: unknown, local: unknown, option
   }
 }
 
+/**
+ * `receivedConfigProblems` against the local file as it is at the moment of
+ * the check, as one line per problem (path and message; messages never
+ * quote a configured value).
+ */
+export function receivedConfigValidator(path: string, env: NodeJS.ProcessEnv): (received: unknown) => readonly string[] {
+  const file = resolve(path);
+  return (received) => {
+    let local: unknown;
+    try {
+      local = parseJson(readFileSync(file, 'utf8'));
+    } catch (error: unknown) {
+      return [`the local configuration ${file} cannot be read: ${error instanceof ConfigError ? error.problems.map((problem) => problem.message).join('; ') : describeFsError(error)}`];
+    }
+    return receivedConfigProblems(received, local, { baseDir: dirname(file), env, source: file }).map((problem) => `${problem.path}: ${problem.message}`);
+  };
+}
+
 function enrolledShapeProblems(enrolled: unknown): ConfigProblem[] {
   if (!isRecord(enrolled)) return [{ path: '$', message: 'the enrolled configuration must be a JSON object' }];
   return DEVICE_LOCAL_KEYS.filter((key) => key in enrolled).map((key) => ({

@@ -91,11 +91,34 @@ export interface ScheduleEvent {
   readonly reason: string | null;
 }
 
+/**
+ * `P/events/gateway` (docs/cloud.md, docs/provisioning.md "Events"): the
+ * gateway itself. Never carries a secret: no claim code, key or
+ * configuration.
+ */
+export interface GatewayLifecycleEvent {
+  readonly event: 'enrolled' | 'enrollment-refused' | 'certificate-renewed' | 'certificate-renewal-failed' | 'certificate-expiring';
+  readonly gatewayId: string;
+  /** The client certificate's serial (hex): the new one for enrolled / renewed, the current one otherwise. */
+  readonly serialNumber?: string;
+  readonly previousSerialNumber?: string;
+  /** When the certificate in use expires (ISO 8601). */
+  readonly notAfter?: string;
+  /** HTTP status of a refusal; null when none came (unreachable service). */
+  readonly status?: number | null;
+  /** `refused`, `unreachable`, `invalid-answer`, `error` for a failed renewal. */
+  readonly reason?: string;
+  /** The service's error code or a PE_ERR_ code. */
+  readonly code?: string;
+  readonly message?: string;
+}
+
 /** An event and the topic it goes to (`P/events/<topic>`). */
 export type GatewayEvent =
   | { readonly topic: 'session'; readonly payload: SessionEvent }
   | { readonly topic: 'station'; readonly payload: StationEvent }
-  | { readonly topic: 'schedule'; readonly payload: ScheduleEvent };
+  | { readonly topic: 'schedule'; readonly payload: ScheduleEvent }
+  | { readonly topic: 'gateway'; readonly payload: GatewayLifecycleEvent };
 
 /**
  * Where the observers put their events: the MQTT outbox in production, an

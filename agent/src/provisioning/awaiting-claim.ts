@@ -4,6 +4,7 @@ import { GATEWAY_VERSION } from '../version.js';
 import { claimQrAsSvg } from './claim-qr.js';
 import { claimUrl } from './claim-url.js';
 import type { DeviceIdentity } from './device-identity.js';
+import type { ProvisioningRuntime, ProvisioningStatus } from './provisioning-runtime.js';
 import { UnclaimedListener } from './unclaimed-listener.js';
 
 /** `GET /v1/status` of an unclaimed gateway (`pleevi-edge status`). */
@@ -14,8 +15,9 @@ export interface AwaitingClaimStatus {
   readonly startedAt: string;
   readonly uptimeS: number;
   readonly listen: { readonly port: number; readonly path: string };
-  /** Where enrollment stands; never the claim code. */
-  readonly provisioning: { readonly serviceUrl: string | null; readonly claim: 'unclaimed'; readonly enrollment: string };
+  /** Where enrollment stands, in one sentence and in detail; never the claim code. */
+  readonly summary: string;
+  readonly provisioning: ProvisioningStatus;
 }
 
 /**
@@ -30,12 +32,15 @@ export class AwaitingClaim {
   private boundPort = 0;
   private qrSvg: string | undefined;
 
+  private readonly identity: DeviceIdentity;
+
   constructor(
     private readonly config: DeviceConfig,
-    private readonly identity: DeviceIdentity,
-    private readonly enrollmentState: () => string,
+    private readonly provisioning: ProvisioningRuntime,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.identity = provisioning.identity;
+  }
 
   async start(): Promise<void> {
     const link = this.claimLink();
@@ -49,7 +54,7 @@ export class AwaitingClaim {
         // Shown on the LAN page by design: the installer on site types it (docs/provisioning.md "The LAN page").
         claimCode: this.identity.claimCode ?? '',
         ...(link !== undefined && this.qrSvg !== undefined ? { claimUrl: link, qrSvg: this.qrSvg } : {}),
-        enrollment: this.enrollmentState(),
+        enrollment: this.provisioning.enrollmentSentence(),
       }),
       this.logger,
     );
@@ -70,7 +75,8 @@ export class AwaitingClaim {
       startedAt: this.startedAt.toISOString(),
       uptimeS: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       listen: { port: this.boundPort, path: this.config.listen.path },
-      provisioning: { serviceUrl: this.config.provisioning?.url ?? null, claim: 'unclaimed', enrollment: this.enrollmentState() },
+      summary: this.provisioning.enrollmentSentence(),
+      provisioning: this.provisioning.status(),
     };
   }
 

@@ -37,6 +37,11 @@ export class ServiceNotifier {
     this.startWatchdog();
   }
 
+  /** A new one-line status for `systemctl status` (e.g. claimed: now relaying). */
+  status(text: string): Promise<void> {
+    return this.send(`STATUS=${text}`);
+  }
+
   stopping(): Promise<void> {
     clearInterval(this.watchdogTimer);
     return this.send('STOPPING=1');
