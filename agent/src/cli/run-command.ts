@@ -112,7 +112,8 @@ export const runCommand: CliCommand = async (args, io) => {
     if (outcome === 'signal') return stopWith(EXIT_OK);
     const enrolled = enrolledConfig(configPath, io.env, logger);
     if (!enrolled) return stopWith(EXIT_FAILURE);
-    config = enrolled;
+    // Port 0 (tests, a demo) picked a port for the claim page: stations were told that one.
+    config = enrolled.listen.port === 0 ? { ...enrolled, listen: { ...enrolled.listen, port: waiting.port } } : enrolled;
     logger.info({ gatewayId: config.gatewayId, upstream: config.upstream.url, mqtt: config.mqtt?.url }, 'enrolled: starting to relay on the enrolled configuration');
     await notifier.status('enrolled; starting to relay');
   }

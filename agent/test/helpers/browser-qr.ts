@@ -119,6 +119,12 @@ export interface ScreenshotOptions {
   readonly width?: number;
   readonly height?: number;
   readonly timeoutMs?: number;
+  /**
+   * Base64 SHA-256 of the SubjectPublicKeyInfo of server keys to trust (a
+   * test service with its own CA): Chromium pins exactly those keys; every
+   * other certificate is still verified as usual.
+   */
+  readonly trustSpki?: readonly string[];
 }
 
 /**
@@ -135,7 +141,8 @@ export async function screenshotAtPhoneSize(url: string, outPng: string, options
   const profile = mkdtempSync(join(tmpdir(), 'pe-chromium-'));
   try {
     rmSync(outPng, { force: true });
-    const args = [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, `--window-size=${width},${height}`, `--screenshot=${outPng}`, url];
+    const pins = options.trustSpki && options.trustSpki.length > 0 ? [`--ignore-certificate-errors-spki-list=${options.trustSpki.join(',')}`] : [];
+    const args = [...CHROMIUM_FLAGS, ...pins, `--user-data-dir=${profile}`, `--window-size=${width},${height}`, `--screenshot=${outPng}`, url];
     const result = await run(CHROMIUM_BIN, args, timeoutMs);
     const what = `${CHROMIUM_BIN} --screenshot of ${url}`;
     if (result.timedOut) throw new Error(`${what}: no result within ${timeoutMs} ms (killed); chromium's stderr:\n${tail(result.stderr)}`);

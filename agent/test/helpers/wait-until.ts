@@ -6,3 +6,12 @@ export async function waitUntil(condition: () => boolean, what: string, limitMs 
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** The same for a condition that must ask something (a CLI run, a request): polled every `intervalMs`. */
+export async function waitUntilAsync(condition: () => Promise<boolean>, what: string, limitMs = 10_000, intervalMs = 250): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
