@@ -192,14 +192,19 @@ export class Gateway {
     });
   }
 
-  /** What the LAN page of a claimed gateway shows: nothing secret. */
-  private lanPageView(certificateExpires: string | undefined): LanPageView {
+  /** The URL to enter on each station, per LAN address: `ws://` and, with a TLS listener, `wss://`. */
+  stationUrls(): string[] {
     const hosts = lanAddresses().map(urlHost);
     const path = this.config.listen.path;
-    const urls = (hosts.length > 0 ? hosts : ['<gateway-ip>']).flatMap((host) => [
+    return (hosts.length > 0 ? hosts : ['<gateway-ip>']).flatMap((host) => [
       `ws://${host}:${this.port}${path}/<station id>`,
       ...(this.tlsPort ? [`wss://${host}:${this.tlsPort}${path}/<station id>`] : []),
     ]);
+  }
+
+  /** What the LAN page of a claimed gateway shows: nothing secret. */
+  private lanPageView(certificateExpires: string | undefined): LanPageView {
+    const urls = this.stationUrls();
     const link = this.cloud?.link.status();
     return {
       kind: 'claimed',

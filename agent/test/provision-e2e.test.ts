@@ -170,6 +170,9 @@ t.test('empty dataDir to a proxied station: identity, QR, claim, enrollment, mut
   const port = (waiting.listen as { port: number }).port;
   await waitUntilAsync(async () => JSON.stringify(await statusJson(configPath)).includes('waiting-for-claim'), 'the gateway has asked the service and is told to wait for its claim', 20_000);
 
+  const issueFile = join(dir, 'data', 'console', 'pleevi-edge.issue');
+  t.match(readFileSync(issueFile, 'utf8'), identity.claimCode, 'the console snippet shows the claim code');
+  t.equal(statSync(issueFile).mode & 0o777, 0o600, 'and is 0600 while it holds it');
   const unclaimedPage = await httpGetText(`http://127.0.0.1:${port}/`);
   t.match(unclaimedPage.body, identity.claimCode, 'the LAN page shows the claim code before the claim');
 
@@ -221,6 +224,9 @@ t.test('empty dataDir to a proxied station: identity, QR, claim, enrollment, mut
   t.notMatch(claimedPage.body, identity.claimCode, 'the LAN page no longer shows the claim code');
   t.match(claimedPage.body, /ws:\/\/[^<]+\/ocpp\/&#60;station id&#62;/, 'it shows the station URL to enter on each station');
 
+  const claimedIssue = readFileSync(issueFile, 'utf8');
+  t.notMatch(claimedIssue, identity.claimCode, 'the console snippet no longer shows the code');
+  t.match(claimedIssue, /is claimed\.[\s\S]*ws:\/\//, 'but the station URL');
   const check = await runCli(['config', 'check', '--config', configPath]);
   t.equal(check.code, 0, check.stderr);
   t.match(check.stdout, /\$\.upstream\.url\s+enrolled \(/, 'config check says the upstream comes from enrollment');

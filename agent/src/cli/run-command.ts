@@ -7,7 +7,8 @@ import { enrolledFilesIn, loadLayeredConfig, receivedConfigValidator } from '../
 import { resolveConfigPath } from '../config/load-config.js';
 import { ConfigError, describeError, GatewayError } from '../errors.js';
 import { Gateway } from '../gateway.js';
-import { AwaitingClaim } from '../provisioning/awaiting-claim.js';
+import { AwaitingClaim, consoleDir } from '../provisioning/awaiting-claim.js';
+import { writeClaimedIssue } from '../provisioning/console-issue.js';
 import { ProvisioningRuntime } from '../provisioning/provisioning-runtime.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { ServiceNotifier } from '../util/service-notifier.js';
@@ -130,6 +131,7 @@ export const runCommand: CliCommand = async (args, io) => {
     throw error;
   }
   status = () => gateway.status();
+  if (loaded.kind === 'awaiting-enrollment' || provisioning?.enrolled()) showClaimedOnConsole(device.dataDir, gateway, logger);
   if (provisioning) {
     provisioning.publishTo((event) => gateway.reportGatewayEvent(event));
     const identity = provisioning.enrolled();
@@ -160,6 +162,15 @@ export const runCommand: CliCommand = async (args, io) => {
   logger.flush();
   return why === 'storage' ? EXIT_RESTART : EXIT_OK;
 };
+
+/** The console snippet of a claimed gateway: no code, the station URL instead (docs/provisioning.md "The console snippet"). */
+function showClaimedOnConsole(dataDir: string, gateway: Gateway, logger: Logger): void {
+  try {
+    writeClaimedIssue(consoleDir(dataDir), { gatewayId: gateway.config.gatewayId, stationUrls: gateway.stationUrls() });
+  } catch (error: unknown) {
+    logger.warn({ err: describeError(error) }, 'the console snippet could not be replaced');
+  }
+}
 
 /** The configuration again, with what enrollment (or a renewal) just stored; undefined (logged) when it fails. */
 function enrolledConfig(configPath: string, env: NodeJS.ProcessEnv, logger: Logger): GatewayConfig | undefined {

@@ -1,11 +1,20 @@
 import type { DeviceConfig } from '../config/gateway-config.js';
 import type { Logger } from '../util/logger.js';
 import { GATEWAY_VERSION } from '../version.js';
-import { claimQrAsSvg } from './claim-qr.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describeError } from '../errors.js';
+import { claimQrAsSvg, claimQrForConsole } from './claim-qr.js';
+import { writeClaimIssue } from './console-issue.js';
 import { claimUrl } from './claim-url.js';
 import type { DeviceIdentity } from './device-identity.js';
 import type { ProvisioningRuntime, ProvisioningStatus } from './provisioning-runtime.js';
 import { UnclaimedListener } from './unclaimed-listener.js';
+
+/** Where the daemon keeps the console snippet (the appliance links it from /etc/issue.d/). */
+export function consoleDir(dataDir: string): string {
+  return join(dataDir, 'console');
+}
 
 /** `GET /v1/status` of an unclaimed gateway (`pleevi-edge status`). */
 export interface AwaitingClaimStatus {
@@ -59,6 +68,7 @@ export class AwaitingClaim {
       this.logger,
     );
     this.boundPort = await this.listener.listen();
+    if (link !== undefined) await this.showOnConsole(link);
     // Never the code: the log leaves the device in diagnostic bundles.
     this.logger.info({ gatewayId: this.identity.gatewayId, port: this.boundPort, claimPage: `http://<gateway-ip>:${this.boundPort}/` }, 'waiting to be claimed: stations get 503 until enrollment; the claim QR code is on the LAN page and in "pleevi-edge provision qr"');
   }
@@ -84,6 +94,24 @@ export class AwaitingClaim {
   async close(): Promise<void> {
     await this.listener?.close();
     this.listener = undefined;
+  }
+
+  /**
+   * The claim snippet for the console login screen, in
+   * `<dataDir>/console/pleevi-edge.issue`; the appliance links it from
+   * `/etc/issue.d/` (docs/provisioning.md "The console snippet"). A failure
+   * costs the console its QR code, nothing else.
+   */
+  private async showOnConsole(link: string): Promise<void> {
+    const claimCode = this.identity.claimCode;
+    if (claimCode === undefined) return;
+    const dir = consoleDir(this.config.dataDir);
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      writeClaimIssue(dir, { gatewayId: this.identity.gatewayId, claimCode, claimUrl: link, qrText: await claimQrForConsole(link) });
+    } catch (error: unknown) {
+      this.logger.warn({ err: describeError(error), dir }, 'the claim QR code could not be written for the console');
+    }
   }
 
   private claimLink(): string | undefined {
