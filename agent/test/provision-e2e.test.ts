@@ -302,3 +302,55 @@ function serviceCertificate(port: number, caPem: string): Promise<Buffer> {
     socket.on('error', reject);
   });
 }
+
+t.test('provision enroll in the foreground, then run relays at once; provision reset refuses a running daemon and makes a new identity', { skip: MOSQUITTO_MISSING }, async (t) => {
+  const cloud = await startCloud(t);
+  const dir = mkdtempSync(join(tmpdir(), 'pe-e2e-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const gatewayId = 'gw-e2e-fg';
+  const configPath = gatewayConfig(dir, cloud, gatewayId);
+  const identity = JSON.parse((await runCli(['provision', 'status', '--json', '--config', configPath])).stdout) as { claimCode: string };
+
+  const notYet = await runCli(['provision', 'enroll', '--timeout', '2', '--config', configPath]);
+  t.equal(notYet.code, 1, 'not claimed within the timeout: exit 1');
+  t.match(notYet.stderr, /not enrolled within 2 s: waiting for the claim/);
+  const enrolling = runCli(['provision', 'enroll', '--timeout', '60', '--config', configPath]);
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  const claim = await call(cloud.service, cloud.caPem, { path: '/v1/claims', token: cloud.installer, body: { gatewayId, claimCode: identity.claimCode, siteId: 'site-e2e' } });
+  t.equal(claim.status, 201, claim.text);
+  const enrolled = await enrolling;
+  t.equal(enrolled.code, 0, enrolled.stderr);
+  t.match(enrolled.stdout, /enrolled: certificate \w+, valid to/);
+  t.notMatch(enrolled.stdout + enrolled.stderr, identity.claimCode, 'the code is never printed');
+  const again = await runCli(['provision', 'enroll', '--config', configPath]);
+  t.match(again.stdout, /already enrolled/);
+
+  const daemon = startDaemon(t, configPath);
+  await waitUntil(() => daemon.log().includes('gateway started'), 'an enrolled gateway relays from its start', 20_000);
+  t.notMatch(daemon.log(), /waiting to be claimed/);
+  const status = await statusJson(configPath);
+  t.equal((status.provisioning as { certificate: { state: string } }).certificate.state, 'scheduled', 'and renews');
+  const port = (status.listen as { port: number }).port;
+  const station = await stationWhenAdmitted(port, 'CP-FG', daemon);
+  t.teardown(() => station.close({ force: true }));
+  t.equal(((await station.call('BootNotification', BOOT_1_6)) as { status: string }).status, 'Accepted');
+  const asked = await runCli(['provision', 'enroll', '--config', configPath]);
+  t.equal(asked.code, 0);
+  t.match(asked.stdout, /the running daemon is not enrolling \(claimed\)/, 'enroll asks the running daemon');
+
+  const dry = await runCli(['provision', 'reset', '--config', configPath]);
+  t.equal(dry.code, 2, 'reset without --yes only says what it would remove');
+  t.match(dry.stderr, /gateway\.crt.*gateway\.key/);
+  const refused = await runCli(['provision', 'reset', '--yes', '--config', configPath]);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, /the daemon is running; stop it first/);
+  daemon.child.kill('SIGTERM');
+  t.equal(await daemon.exited, 0);
+  const reset = await runCli(['provision', 'reset', '--yes', '--config', configPath]);
+  t.equal(reset.code, 0, reset.stderr);
+  t.match(reset.stdout, /pleevi-provision revoke gw-e2e-fg/);
+  const fresh = JSON.parse((await runCli(['provision', 'status', '--json', '--config', configPath])).stdout) as { claimState: string; claimCode: string; certificate: unknown };
+  t.equal(fresh.claimState, 'unclaimed', 'a new, unclaimed identity');
+  t.not(fresh.claimCode, identity.claimCode, 'with a new claim code');
+  t.equal(fresh.certificate, null);
+});

@@ -241,10 +241,10 @@ t.test('pleevi-edge provision status as a process: same identity twice, key 0600
   t.ok(keyBody.length > 0 && !text.stdout.includes(keyBody), 'no part of the key in the output');
 });
 
-t.test('pleevi-edge provision <other>: not implemented yet, exit 2; no claim base URL: said so', async (t) => {
-  const enroll = await runCli(['provision', 'enroll'], { env: {} });
-  t.equal(enroll.code, 2);
-  t.match(enroll.stderr, /"provision enroll" is not implemented yet/);
+t.test('pleevi-edge provision <other>: unknown subcommand, exit 2; enroll without a service; no claim base URL: said so', async (t) => {
+  const unknown = await runCli(['provision', 'frobnicate'], { env: {} });
+  t.equal(unknown.code, 2);
+  t.match(unknown.stderr, /unknown subcommand "provision frobnicate"/);
   const bare = await runCli(['provision'], { env: {} });
   t.equal(bare.code, 2);
   t.match(bare.stderr, /a subcommand is required/);
@@ -256,6 +256,10 @@ t.test('pleevi-edge provision <other>: not implemented yet, exit 2; no claim bas
   t.equal(run.code, 0, run.stderr);
   t.match(run.stdout, /id from\s+configuration file/);
   t.match(run.stdout, /claim link\s+none: set provisioning\.claimBaseUrl/);
+  t.match(run.stdout, /no provisioning\.url configured, so the gateway does not enroll/);
+  const enroll = await runCli(['provision', 'enroll', '--config', configPath], { env: {} });
+  t.equal(enroll.code, 2, 'enroll without provisioning.url is a usage error');
+  t.match(enroll.stderr, /no provisioning\.url in the configuration/);
 
   writeFileSync(join(dir, 'data', 'identity', 'gateway.key'), 'broken');
   const broken = await runCli(['provision', 'status', '--config', configPath], { env: {} });

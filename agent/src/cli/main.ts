@@ -4,6 +4,8 @@ import { configCheckCommand } from './config-check-command.js';
 import { driversImportCommand, driversListCommand, driversLookupCommand } from './drivers-command.js';
 import { passwordHashCommand } from './password-hash-command.js';
 import { provisionCommand, provisionQrCommand, provisionStatusCommand } from './provision-command.js';
+import { provisionEnrollCommand } from './provision-enroll-command.js';
+import { provisionResetCommand } from './provision-reset-command.js';
 import { runCommand } from './run-command.js';
 import { schedulesCommand } from './schedules-command.js';
 import { sessionsCommand } from './sessions-command.js';
@@ -26,7 +28,9 @@ const COMMANDS: ReadonlyMap<string, CliCommand> = new Map([
   ['schedules', schedulesCommand],
   ['provision status', provisionStatusCommand],
   ['provision qr', provisionQrCommand],
-  // Any other `provision` word: a usage error naming what is not implemented yet.
+  ['provision enroll', provisionEnrollCommand],
+  ['provision reset', provisionResetCommand],
+  // Any other `provision` word: a usage error.
   ['provision', provisionCommand],
 ]);
 

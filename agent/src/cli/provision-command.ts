@@ -7,6 +7,7 @@ import { describeError } from '../errors.js';
 import { claimQrAsSvg, claimQrForTerminal } from '../provisioning/claim-qr.js';
 import { claimUrl } from '../provisioning/claim-url.js';
 import { loadOrCreateIdentity } from '../provisioning/device-identity.js';
+import { loadEnrolledIdentity } from '../provisioning/enrolled-identity.js';
 import { GATEWAY_ID_SOURCE_LABELS } from '../provisioning/gateway-id.js';
 
 const PROVISION_STATUS_USAGE = `Usage: pleevi-edge provision status [--json] [--config FILE]
@@ -32,9 +33,10 @@ identity first if there is none yet, like "provision status".
 
 const PROVISION_USAGE = `Usage: pleevi-edge provision status [--json] [--config FILE]
        pleevi-edge provision qr [--svg FILE] [--config FILE]
+       pleevi-edge provision enroll [--timeout S] [--config FILE]
+       pleevi-edge provision reset --yes [--config FILE]
 
-"provision enroll" and "provision reset" are specified (docs/provisioning.md)
-but not implemented yet.
+See "pleevi-edge provision <subcommand> --help" and docs/provisioning.md.
 `;
 
 /** `pleevi-edge provision status`: makes the identity if missing, then shows it (docs/provisioning.md). */
@@ -62,6 +64,7 @@ export const provisionStatusCommand: CliCommand = async (args, io) => {
         csrFile: identity.csrPath,
         claimState,
         claimCode: identity.claimCode ?? null,
+        certificate: enrolledJson(config.dataDir),
         claimUrl: link ?? null,
         createdAt: identity.createdAt,
         created: identity.created,
@@ -77,9 +80,9 @@ export const provisionStatusCommand: CliCommand = async (args, io) => {
       `csr          ${identity.csrPath}`,
       `identity     ${identity.created ? 'made now' : 'made'} ${identity.createdAt}`,
       ...(identity.claimCode === undefined
-        ? [`claim state  claimed ${identity.claimedAt ?? ''}`]
+        ? [`claim state  claimed ${identity.claimedAt ?? ''}`, ...describeEnrolled(config.dataDir)]
         : [
-            `claim state  ${claimState} (enrollment is not implemented in this version)`,
+            `claim state  ${claimState}: ${config.provisioning?.url !== undefined ? `the daemon enrolls with ${config.provisioning.url} once the gateway is claimed` : 'no provisioning.url configured, so the gateway does not enroll'}`,
             `claim code   ${identity.claimCode}`,
             `claim link   ${link ?? 'none: set provisioning.claimBaseUrl in the configuration for the QR code link'}`,
           ]),
@@ -132,13 +135,36 @@ export const provisionQrCommand: CliCommand = async (args, io) => {
   return EXIT_OK;
 };
 
-/** `pleevi-edge provision <anything else>`: the other subcommands are specified, not implemented. */
+/** The enrolled certificate, for `provision status`: never the key, never the configuration's secrets. */
+function enrolledJson(dataDir: string): { serialNumber: string; notBefore: string; notAfter: string; serviceUrl: string; serverCertificate: boolean } | null {
+  const enrolled = loadEnrolledIdentity(dataDir);
+  if (!enrolled) return null;
+  return {
+    serialNumber: enrolled.serialNumber,
+    notBefore: enrolled.notBefore.toISOString(),
+    notAfter: enrolled.notAfter.toISOString(),
+    serviceUrl: enrolled.serviceUrl,
+    serverCertificate: enrolled.serverCertificatePem !== undefined,
+  };
+}
+
+function describeEnrolled(dataDir: string): string[] {
+  const enrolled = enrolledJson(dataDir);
+  if (!enrolled) return [];
+  return [
+    `certificate  ${enrolled.serialNumber}, valid ${enrolled.notBefore} to ${enrolled.notAfter}${enrolled.serverCertificate ? ', with a LAN server certificate' : ''}`,
+    `service      ${enrolled.serviceUrl}`,
+    'renewal      see "pleevi-edge status" (the daemon renews at two thirds of the lifetime)',
+  ];
+}
+
+/** `pleevi-edge provision <anything else>`: a usage error. */
 export const provisionCommand: CliCommand = async (args, io) => {
   if (args[0] === '--help' || args[0] === '-h') {
     io.stdout.write(PROVISION_USAGE);
     return EXIT_OK;
   }
-  const what = args[0] === undefined ? 'a subcommand is required' : `"provision ${args[0]}" is not implemented yet`;
+  const what = args[0] === undefined ? 'a subcommand is required' : `unknown subcommand "provision ${args[0]}"`;
   io.stderr.write(`pleevi-edge provision: ${terminalSafe(what)}\n\n${PROVISION_USAGE}`);
   return EXIT_USAGE;
 };

@@ -13,6 +13,8 @@ Commands:
   schedules               cloud charging schedules in force per station and their last result (--all)
   provision status        the gateway's identity (made on the first run) and claim state, with the claim code
   provision qr            the claim QR code in the terminal (--svg FILE: also as SVG)
+  provision enroll        enroll now (asks the running daemon, or enrolls in the foreground)
+  provision reset --yes   forget the identity: a new key and claim code at the next start
 
 Options for every command:
   --config FILE           configuration file (default: $PLEEVI_EDGE_CONFIG, else /etc/pleevi-edge/config.json)
