@@ -10,6 +10,10 @@
  *   npm run demo               run until Ctrl-C (stations keep sending meter values)
  *   npm run demo -- --once     one round of traffic, print the summary, exit 0
  *   npm run demo -- --port N   station listener port (default 8080; a free port if taken)
+ *   npm run demo -- --provision  the installer's flow first: an unclaimed gateway, its claim QR,
+ *                              the claim, enrollment, then the stations through the enrolled
+ *                              gateway (scripts/demo/demo-provision.ts; with --once too; the
+ *                              station port is a free one unless --port is given)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,10 +31,11 @@ import type { MqttLinkStatus } from '../agent/src/cloud/mqtt-link.js';
 import { startDemoBroker } from './demo/demo-broker.js';
 import { startDemoCloud } from './demo/demo-cloud.js';
 import { startDemoCpms } from './demo/demo-cpms.js';
+import { runProvisionDemo } from './demo/demo-provision.js';
 import { runStation16, runStation201 } from './demo/demo-stations.js';
 
 const { values: flags } = parseArgs({
-  options: { once: { type: 'boolean', default: false }, port: { type: 'string', default: '8080' }, verbose: { type: 'boolean', default: false } },
+  options: { once: { type: 'boolean', default: false }, port: { type: 'string' }, verbose: { type: 'boolean', default: false }, provision: { type: 'boolean', default: false } },
 });
 
 const arrows: Record<FrameEvent['origin'], string> = { station: 'station -> CPMS   ', cpms: 'CPMS    -> station', gateway: 'gateway -> station' };
@@ -81,7 +86,7 @@ async function main(): Promise<void> {
       },
       { baseDir: dataDir, env: {}, source: 'built-in demo config' },
     );
-  let config = build(Number(flags.port));
+  let config = build(Number(flags.port ?? '8080'));
   const logger = createLogger(config.log.level);
   let gateway: Gateway;
   try {
@@ -219,7 +224,7 @@ async function main(): Promise<void> {
   }, 10_000);
 }
 
-main().catch((error: unknown) => {
+(flags.provision ? runProvisionDemo({ once: flags.once, port: Number(flags.port ?? '0'), verbose: flags.verbose }) : main()).catch((error: unknown) => {
   console.error('demo failed:', error);
   process.exit(1);
 });

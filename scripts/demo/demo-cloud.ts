@@ -103,6 +103,8 @@ export function formatCloudMessage({ suffix, body, retained }: CloudMessage): st
               : '';
       return `${head}${seq} ${text(body.stationId).padEnd(10)} (OCPP ${text(body.ocppVersion)}) ${detail}`.trimEnd();
     }
+    case 'events/gateway':
+      return `${head}${seq} ${text(body.gatewayId)}${body.notAfter ? `, certificate ${text(body.serialNumber)} until ${text(body.notAfter)}` : ''}`;
     case 'events/schedule':
       return `${head}${seq} ${text(body.scheduleId)} on ${text(body.stationId)}, station ${text(body.status)}${body.reason ? ` (${text(body.reason)})` : ''}`;
     case 'ack': {

@@ -21,8 +21,13 @@ export interface DemoCpms {
   close(): Promise<void>;
 }
 
+export interface DemoCpmsOptions {
+  /** Told of every call a station sends (through the gateway), before it is answered. */
+  readonly onCall?: (stationId: string, method: string) => void;
+}
+
 /** A small but real CPMS (ocpp-rpc, strict schema validation) for the demo. */
-export async function startDemoCpms(): Promise<DemoCpms> {
+export async function startDemoCpms(options: DemoCpmsOptions = {}): Promise<DemoCpms> {
   const Server = RPCServer as unknown as new (options: Record<string, unknown>) => DemoServer;
   const server = new Server({ protocols: ['ocpp1.6', 'ocpp2.0.1'], strictMode: true });
   const clients = new Map<string, DemoClient>();
@@ -33,6 +38,7 @@ export async function startDemoCpms(): Promise<DemoCpms> {
     clients.set(client.identity, client);
     client.handle(({ method, params, messageId }) => {
       received += 1;
+      options.onCall?.(client.identity, method ?? '?');
       if (messageId?.startsWith('pgw-')) sawGateway = true;
       const now = new Date().toISOString();
       switch (method) {
