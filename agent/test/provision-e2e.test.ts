@@ -27,6 +27,9 @@ import { waitUntil, waitUntilAsync } from './helpers/wait-until.js';
  * mosquitto requiring one too.
  */
 
+// Three whole flows, each with its service, CPMS, broker and daemon processes (and Chromium): more than the suite's 120 s on a busy machine.
+t.setTimeout(400_000);
+
 interface Cloud {
   readonly cpms: TestCpms;
   /** The client certificate CN of every upgrade the CPMS received. */
@@ -41,7 +44,7 @@ interface Cloud {
 }
 
 /** CPMS, broker and enrollment service, as an operator would run them. */
-async function startCloud(t: Test, serveArgs: readonly string[] = []): Promise<Cloud> {
+async function startCloud(t: Test, serveArgs: readonly string[] = [], siteArgs: readonly string[] = []): Promise<Cloud> {
   const { data, installer, operator, caPem } = await preparedService(t);
   const cpmsCa = await createCa('E2E CPMS CA');
   const cpmsCert = await issueServerCert(cpmsCa);
@@ -68,7 +71,7 @@ async function startCloud(t: Test, serveArgs: readonly string[] = []): Promise<C
   // What every gateway of the site receives at enrollment: where the CPMS and the broker are, and their CAs.
   const site = join(data, 'site-e2e.json');
   writeFileSync(site, JSON.stringify({ upstream: { url: cpms.url, tls: { ca: cpmsCa.cert } }, mqtt: { url: brokerTls.url, tls: { ca: brokerTls.ca.cert } } }));
-  const added = await runProvision(['sites', 'add', 'site-e2e', '--config', site, '--data', data]);
+  const added = await runProvision(['sites', 'add', 'site-e2e', '--config', site, ...siteArgs, '--data', data]);
   if (added.code !== 0) throw new Error(added.stderr);
   const service = await startService(t, data, ['--retry-after-s', '1', ...serveArgs]);
   return { cpms, peerNames, broker, service, data, installer, operator, caPem };
@@ -92,7 +95,7 @@ function startDaemon(t: Test, configPath: string): Daemon {
   return { child, log: () => log, exited };
 }
 
-function gatewayConfig(dir: string, cloud: Cloud, gatewayId: string): string {
+function gatewayConfig(dir: string, cloud: Cloud, gatewayId: string, extra: Record<string, unknown> = {}): string {
   const caFile = join(dir, 'provisioning-ca.pem');
   writeFileSync(caFile, cloud.caPem);
   const path = join(dir, 'config.json');
@@ -104,6 +107,7 @@ function gatewayConfig(dir: string, cloud: Cloud, gatewayId: string): string {
       listen: { host: '127.0.0.1', port: 0 },
       provisioning: { url: cloud.service.url, claimBaseUrl: cloud.service.url, ca: caFile },
       admin: { socket: join(dir, 'admin.sock') },
+      ...extra,
     }),
   );
   return path;
@@ -244,23 +248,32 @@ t.test('empty dataDir to a proxied station: identity, QR, claim, enrollment, mut
 });
 
 t.test('a preauthorized serial enrolls without a claim; a short certificate is renewed under a live station; a revoked gateway is refused at renewal', { skip: MOSQUITTO_MISSING }, async (t) => {
-  const cloud = await startCloud(t, ['--cert-lifetime-s', '12']);
+  // The site issues a LAN server certificate too: the wss listener takes it, and its renewal.
+  const cloud = await startCloud(t, ['--cert-lifetime-s', '12'], ['--server-certificate']);
   const dir = mkdtempSync(join(tmpdir(), 'pe-e2e-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const gatewayId = 'gw-e2e-pre';
-  const configPath = gatewayConfig(dir, cloud, gatewayId);
+  const configPath = gatewayConfig(dir, cloud, gatewayId, { listen: { host: '127.0.0.1', port: 0, tls: { port: 0 } } });
   // The serial the gateway reports is the one it reads from this machine (or its id when none).
   const serial = readHardwareSerial()?.serial ?? gatewayId;
   const pre = await call(cloud.service, cloud.caPem, { path: '/v1/preauthorizations', token: cloud.operator, body: { serial, siteId: 'site-e2e' } });
   t.equal(pre.status, 201, pre.text);
 
   const daemon = startDaemon(t, configPath);
-  await waitUntil(() => daemon.log().includes('enrolled: starting to relay'), 'the preauthorized gateway enrolls by itself', 30_000);
+  await waitUntil(() => daemon.log().includes('enrolled: starting to relay'), 'the preauthorized gateway enrolls by itself', 30_000).catch((error: Error) => {
+    throw new Error(`${error.message}; the gateway's log:\n${daemon.log()}`);
+  });
   const port = ((await statusJson(configPath)).listen as { port: number }).port;
   const station = await stationWhenAdmitted(port, 'CP-LIVE', daemon);
   t.teardown(() => station.close({ force: true }));
   await station.call('BootNotification', BOOT_1_6);
   const first = ((await statusJson(configPath)).provisioning as { certificate: { serialNumber: string } }).certificate.serialNumber;
+  const tlsPort = ((await statusJson(configPath)).listen as { tlsPort: number }).tlsPort;
+  t.ok(tlsPort > 0, 'the wss listener is up with the enrolled server certificate');
+  const serverBefore = await lanServerCertificate(tlsPort, `${gatewayId}.local`, cloud.caPem);
+  const wssStation = await connectStation({ endpoint: `wss://${gatewayId}.local:${tlsPort}/ocpp`, identity: 'CP-WSS', wsOpts: { ca: cloud.caPem, lookup: loopbackLookup } });
+  t.teardown(() => wssStation.close({ force: true }));
+  t.equal(((await wssStation.call('BootNotification', BOOT_1_6)) as { status: string }).status, 'Accepted', 'a Profile 2 station verifies the enrolled server certificate by the name <gatewayId>.local');
 
   // 12 s lifetime: renewed at about 8 s.
   await waitUntilAsync(
@@ -275,6 +288,9 @@ t.test('a preauthorized serial enrolls without a claim; a short certificate is r
   t.teardown(() => late.close({ force: true }));
   t.equal(((await late.call('BootNotification', BOOT_1_6)) as { status: string }).status, 'Accepted', 'a new station dials with the renewed certificate');
   t.match(daemon.log(), /renewed certificate in use for new connections/);
+  const serverAfter = await lanServerCertificate(tlsPort, `${gatewayId}.local`, cloud.caPem);
+  t.not(serverAfter, serverBefore, 'a new TLS handshake gets the renewed server certificate');
+  t.equal(((await wssStation.call('BootNotification', BOOT_1_6)) as { status: string }).status, 'Accepted', 'the wss station connected before the renewal stays connected');
 
   const revoked = await runProvision(['revoke', gatewayId, '--data', cloud.data]);
   t.equal(revoked.code, 0, revoked.stderr);
@@ -290,6 +306,24 @@ t.test('a preauthorized serial enrolls without a claim; a short certificate is r
   daemon.child.kill('SIGTERM');
   t.equal(await daemon.exited, 0);
 });
+
+/** The serial of the gateway's LAN server certificate, verified against the enrollment CA for the name a station uses. */
+function lanServerCertificate(port: number, servername: string, caPem: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername, ca: caPem, rejectUnauthorized: true }, () => {
+      const serial = socket.getPeerCertificate().serialNumber;
+      socket.end();
+      resolve(serial);
+    });
+    socket.on('error', reject);
+  });
+}
+
+/** `<gatewayId>.local` resolves to 127.0.0.1 here, as mDNS would on the site LAN. */
+function loopbackLookup(_hostname: string, options: unknown, callback: (error: Error | null, address: string | Array<{ address: string; family: number }>, family?: number) => void): void {
+  if (typeof options === 'object' && options !== null && (options as { all?: boolean }).all) callback(null, [{ address: '127.0.0.1', family: 4 }]);
+  else callback(null, '127.0.0.1', 4);
+}
 
 /** The service's own HTTPS certificate, verified against the enrollment CA like any client does. */
 function serviceCertificate(port: number, caPem: string): Promise<Buffer> {

@@ -28,7 +28,7 @@ const waitUntil = (condition: () => boolean): Promise<void> => waitUntilWith(con
 const [serviceCa, gatewayCa, otherCa] = await Promise.all([createCa('Pleevi test enrollment TLS'), createCa('Pleevi test gateway CA'), createCa('Pleevi test other CA')]);
 const GATEWAY = { gatewayId: 'gw-enroll-1', source: 'config' } as const;
 const PLAUSIBLE: ClockCheck = () => ({ plausible: true, reason: 'after-build-time' });
-const CONFIG = { upstream: { url: 'wss://cpms.example.com/ocpp' }, stations: [{ id: 'CP-1', password: 'station-secret-1' }] };
+const CONFIG = { upstream: { url: 'wss://cpms.example.com/ocpp' }, stations: { list: [{ id: 'CP-1', password: 'station-secret-1' }] } };
 
 function tempDataDir(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'pe-enroll-'));
@@ -393,13 +393,14 @@ t.test('pleevi-edge provision status / qr on an enrolled gateway: claimed, no co
 t.test('lanAddresses: non-internal IPv4 and IPv6, no link-local, no repeats', async (t) => {
   const entry = (address: string, family: 'IPv4' | 'IPv6', internal = false) =>
     ({ address, family, internal, netmask: '', mac: '00:00:00:00:00:00', cidr: null, ...(family === 'IPv6' ? { scopeid: 0 } : {}) }) as NetworkInterfaceInfo;
+  // IPv4 first (what station menus take), each once, in interface order otherwise.
   t.same(
     lanAddresses({
       lo: [entry('127.0.0.1', 'IPv4', true), entry('::1', 'IPv6', true)],
       eth0: [entry('192.168.1.20', 'IPv4'), entry('fe80::1', 'IPv6'), entry('2001:db8::20', 'IPv6')],
       wlan0: [entry('192.168.1.20', 'IPv4'), entry('10.0.0.7', 'IPv4')],
     }),
-    ['192.168.1.20', '2001:db8::20', '10.0.0.7'],
+    ['192.168.1.20', '10.0.0.7', '2001:db8::20'],
   );
   t.ok(Array.isArray(lanAddresses()), 'this machine');
 });

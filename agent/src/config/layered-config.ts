@@ -27,12 +27,20 @@ export type LoadedConfig =
   | { readonly kind: 'ready'; readonly config: GatewayConfig; readonly sources: ValueSources }
   | { readonly kind: 'awaiting-enrollment'; readonly config: DeviceConfig; readonly sources: ValueSources };
 
-/** The files enrollment leaves in `<dataDir>/identity/` that the configuration refers to. */
-export interface EnrolledFiles {
+/**
+ * The gateway's enrolled certificates as the configuration refers to them:
+ * each a PEM file path or the PEM text itself (like every TLS value of the
+ * configuration), so that an answer can be checked before it is stored.
+ */
+export interface IdentityCertificates {
   readonly keyPath: string;
   readonly certificatePath: string;
   /** The LAN server certificate (same key), when the service issued one. */
   readonly serverCertificatePath?: string;
+}
+
+/** The files enrollment leaves in `<dataDir>/identity/` that the configuration refers to. */
+export interface EnrolledFiles extends IdentityCertificates {
   readonly enrolledConfigPath: string;
 }
 
@@ -87,7 +95,7 @@ export function loadLayeredConfig(path: string, env: NodeJS.ProcessEnv, options:
  * result. Problems in enrolled values say so, so that a technician knows the
  * fix is not in the file.
  */
-export function layerConfig(local: unknown, enrolled: unknown, files: EnrolledFiles | undefined, options: ParseConfigOptions): LoadedConfig {
+export function layerConfig(local: unknown, enrolled: unknown, files: IdentityCertificates | undefined, options: ParseConfigOptions): LoadedConfig {
   const sources = new Map<string, ValueSource>();
   const problems = enrolled === undefined ? [] : enrolledShapeProblems(enrolled);
   if (problems.length > 0) throw new ConfigError(`${problems.length} problem${problems.length === 1 ? '' : 's'}`, problems);
@@ -102,7 +110,7 @@ export function layerConfig(local: unknown, enrolled: unknown, files: EnrolledFi
   const parseOptions: ParseConfigOptions = { ...options, fileDocument: local };
   try {
     if (field(merged, 'upstream') === undefined && typeof field(field(merged, 'provisioning'), 'url') === 'string') {
-      return { kind: 'awaiting-enrollment', config: parseDeviceConfig(merged, parseOptions), sources };
+      return { kind: 'awaiting-enrollment', config: parseDeviceConfig(withoutPendingTls(merged), parseOptions), sources };
     }
     return { kind: 'ready', config: parseConfig(merged, parseOptions), sources };
   } catch (error: unknown) {
@@ -116,12 +124,12 @@ export function layerConfig(local: unknown, enrolled: unknown, files: EnrolledFi
  * own shape, and together with the local file and the new identity, every
  * rule the gateway's own file passes. Empty when it is good.
  */
-export function receivedConfigProblems(received: unknown, local: unknown, options: ParseConfigOptions): readonly ConfigProblem[] {
+export function receivedConfigProblems(received: unknown, local: unknown, options: ParseConfigOptions, certificates?: IdentityCertificates): readonly ConfigProblem[] {
   const shape = enrolledShapeProblems(received);
   if (shape.length > 0) return shape;
   try {
-    // Without the identity layer: the certificate is not stored yet, and a config without one is valid.
-    const loaded = layerConfig(local, received, undefined, options);
+    // With the certificates of the answer as PEM text: they are not stored yet.
+    const loaded = layerConfig(local, received, certificates, options);
     if (loaded.kind === 'awaiting-enrollment') {
       return [{ path: '$.upstream', message: 'is required: the enrolled configuration must say where the CPMS is (or the local file must)' }];
     }
@@ -137,16 +145,24 @@ export function receivedConfigProblems(received: unknown, local: unknown, option
  * the check, as one line per problem (path and message; messages never
  * quote a configured value).
  */
-export function receivedConfigValidator(path: string, env: NodeJS.ProcessEnv): (received: unknown) => readonly string[] {
+export function receivedConfigValidator(
+  path: string,
+  env: NodeJS.ProcessEnv,
+): (received: unknown, certificates: { certificatePem: string; serverCertificatePem?: string; keyPath: string }) => readonly string[] {
   const file = resolve(path);
-  return (received) => {
+  return (received, certificates) => {
     let local: unknown;
     try {
       local = parseJson(readFileSync(file, 'utf8'));
     } catch (error: unknown) {
       return [`the local configuration ${file} cannot be read: ${error instanceof ConfigError ? error.problems.map((problem) => problem.message).join('; ') : describeFsError(error)}`];
     }
-    return receivedConfigProblems(received, local, { baseDir: dirname(file), env, source: file }).map((problem) => `${problem.path}: ${problem.message}`);
+    const identity: IdentityCertificates = {
+      keyPath: certificates.keyPath,
+      certificatePath: certificates.certificatePem,
+      ...(certificates.serverCertificatePem !== undefined ? { serverCertificatePath: certificates.serverCertificatePem } : {}),
+    };
+    return receivedConfigProblems(received, local, { baseDir: dirname(file), env, source: file }, identity).map((problem) => `${problem.path}: ${problem.message}`);
   };
 }
 
@@ -159,7 +175,7 @@ function enrolledShapeProblems(enrolled: unknown): ConfigProblem[] {
 }
 
 /** The gateway's own certificates, for the places that use one and name none. */
-function identityLayer(merged: unknown, files: EnrolledFiles): Record<string, unknown> | undefined {
+function identityLayer(merged: unknown, files: IdentityCertificates): Record<string, unknown> | undefined {
   const layer: Record<string, unknown> = {};
   const ownCertificate = { cert: files.certificatePath, key: files.keyPath };
   const upstreamUrl = field(field(merged, 'upstream'), 'url');
@@ -170,10 +186,23 @@ function identityLayer(merged: unknown, files: EnrolledFiles): Record<string, un
   if (typeof mqttUrl === 'string' && mqttUrl.startsWith('mqtts://') && field(field(field(merged, 'mqtt'), 'tls'), 'cert') === undefined) {
     layer['mqtt'] = { tls: ownCertificate };
   }
-  if (files.serverCertificatePath !== undefined && field(field(merged, 'listen'), 'tls') === undefined) {
+  // A local `listen.tls` with only a `port` moves the listener and keeps the enrolled certificate.
+  if (files.serverCertificatePath !== undefined && field(field(field(merged, 'listen'), 'tls'), 'cert') === undefined) {
     layer['listen'] = { tls: { cert: files.serverCertificatePath, key: files.keyPath } };
   }
   return Object.keys(layer).length > 0 ? layer : undefined;
+}
+
+/**
+ * An unclaimed gateway opens no `wss://` listener, and a `listen.tls` that
+ * only moves its port waits for the server certificate enrollment brings.
+ */
+function withoutPendingTls(merged: unknown): unknown {
+  const listen = field(merged, 'listen');
+  const tls = field(listen, 'tls');
+  if (!isRecord(merged) || !isRecord(listen) || !isRecord(tls) || 'cert' in tls || 'key' in tls) return merged;
+  const { tls: _pending, ...rest } = listen;
+  return { ...merged, listen: rest };
 }
 
 function readEnrolledConfig(path: string): unknown {

@@ -59,7 +59,11 @@ export interface EnrollmentOptions {
   readonly ca?: string;
   readonly agentVersion: string;
   /** The problems of the received configuration, [] when it is valid (the daemon's config rules). */
-  readonly validateConfig: (config: Readonly<Record<string, unknown>>) => readonly string[];
+  /**
+   * Problems of the received configuration, checked with the certificates
+   * it comes with (they fill in where nothing names one); empty when good.
+   */
+  readonly validateConfig: (config: Readonly<Record<string, unknown>>, certificates: ReceivedCertificates) => readonly string[];
   /** Called once: with the stored identity, or at start() with the one already there. */
   readonly onEnrolled: (identity: EnrolledIdentity) => void;
   readonly onEvent?: ProvisioningEventSink;
@@ -70,6 +74,13 @@ export interface EnrollmentOptions {
   readonly random?: () => number;
   readonly timing?: Partial<EnrollmentTiming>;
   readonly request?: Pick<RequestOptions, 'timeoutMs' | 'maxAnswerBytes'>;
+}
+
+/** The certificates of an enrollment answer, before they are stored, and the key they go with. */
+export interface ReceivedCertificates {
+  readonly certificatePem: string;
+  readonly serverCertificatePem?: string;
+  readonly keyPath: string;
 }
 
 export interface EnrollmentStatus {
@@ -244,7 +255,7 @@ export class Enrollment {
   private check(answer: EnrollmentAnswer, keyPath: string, gatewayId: string): EnrollmentError | undefined {
     try {
       verifyEnrollmentAnswer(answer, readFileSync(keyPath, 'utf8'), gatewayId);
-      const problems = this.options.validateConfig(answer.config);
+      const problems = this.options.validateConfig(answer.config, { certificatePem: answer.certificate, ...(answer.serverCertificate !== undefined ? { serverCertificatePem: answer.serverCertificate } : {}), keyPath });
       if (problems.length > 0) {
         const shown = problems.slice(0, 5).join('; ');
         return new EnrollmentError('invalid-config', `the enrolled configuration is refused (${problems.length} problem${problems.length === 1 ? '' : 's'}): ${shown}`);

@@ -12,7 +12,7 @@ import { CertificateRenewal, type RenewalStatus } from './certificate-renewal.js
 import { checkClock } from './clock-plausibility.js';
 import { loadOrCreateIdentity, type DeviceIdentity } from './device-identity.js';
 import { loadEnrolledIdentity, type EnrolledIdentity } from './enrolled-identity.js';
-import { Enrollment, type EnrollmentStatus } from './enrollment-loop.js';
+import { Enrollment, type EnrollmentStatus, type ReceivedCertificates } from './enrollment-loop.js';
 import { readHardwareSerial } from './hardware-serial.js';
 import { lanAddresses } from './lan-addresses.js';
 import type { ProvisioningEvent } from './provisioning-event.js';
@@ -33,7 +33,7 @@ export interface ProvisioningRuntimeOptions {
   readonly device: DeviceConfig;
   readonly logger: Logger;
   /** Problems of a received configuration together with the local file; empty when it is good. */
-  readonly validateConfig: (config: Readonly<Record<string, unknown>>) => readonly string[];
+  readonly validateConfig: (config: Readonly<Record<string, unknown>>, certificates: ReceivedCertificates) => readonly string[];
 }
 
 export class ProvisioningRuntime {
