@@ -5,12 +5,16 @@
  * a SQLite file in `dataDir` on whatever disk holds it. Its counters add the
  * session bookkeeping's, so a phase can check that sessions were recorded.
  *
- * argv: <upstream url> <data dir> <mqtt url>
+ * argv: <upstream url> <data dir> <mqtt url> [<time compression>]: a day
+ * replayed N times faster gets its in-memory writes flushed N times as often
+ * (DEFAULT_SESSION_FLUSH_MS / N), so each flush holds what it would hold in
+ * real time.
  */
 import { join } from 'node:path';
 import { CONFIG_DEFAULTS } from '../../agent/src/config/config-schema.js';
 import type { GatewayConfig } from '../../agent/src/config/gateway-config.js';
 import { Gateway } from '../../agent/src/gateway.js';
+import { DEFAULT_SESSION_FLUSH_MS } from '../../agent/src/sessions/session-observer.js';
 import { createLogger } from '../../agent/src/util/logger.js';
 import { reportStartFailure, serveBench } from './child-ipc.js';
 
@@ -46,9 +50,12 @@ function observedConfig(upstreamUrl: string, dataDir: string, mqttUrl: string): 
 }
 
 async function main(): Promise<void> {
-  const [upstreamUrl, dataDir, mqttUrl] = process.argv.slice(2);
+  const [upstreamUrl, dataDir, mqttUrl, compression] = process.argv.slice(2);
   if (!upstreamUrl || !dataDir || !mqttUrl) throw new Error('usage: observed-gateway-process <upstream url> <data dir> <mqtt url>');
-  const gateway = await Gateway.start(observedConfig(upstreamUrl, dataDir, mqttUrl), { logger: createLogger('silent') });
+  const gateway = await Gateway.start(observedConfig(upstreamUrl, dataDir, mqttUrl), {
+    logger: createLogger('silent'),
+    sessionFlushMs: Math.max(1, Math.round(DEFAULT_SESSION_FLUSH_MS / Number(compression ?? 1))),
+  });
   serveBench(gateway.port, {
     counters: () => {
       const status = gateway.status();
