@@ -49,6 +49,8 @@ export interface GatewayDeps {
   readonly storageRetryMs?: number;
   /** Frames whose session bookkeeping may wait in memory for the storage (default 10,000). */
   readonly maxDeferredFrames?: number;
+  /** How long meter readings and statuses wait in memory before they are written (default 60 s; 0: at once). */
+  readonly sessionFlushMs?: number;
   /** Time a station has to send its whole upgrade request (default 10 s). */
   readonly handshakeTimeoutMs?: number;
   /**
@@ -154,6 +156,7 @@ export class Gateway {
           },
         }
       : this.recentEvents;
+    const outbox = this.cloud?.outbox;
     this.sessions = new SessionObserver({
       db: store,
       drivers,
@@ -162,6 +165,8 @@ export class Gateway {
       ...(deps.now ? { now: deps.now } : {}),
       ...(deps.storageRetryMs !== undefined ? { storageRetryMs: deps.storageRetryMs } : {}),
       ...(deps.maxDeferredFrames !== undefined ? { maxDeferredFrames: deps.maxDeferredFrames } : {}),
+      ...(deps.sessionFlushMs !== undefined ? { flushMs: deps.sessionFlushMs } : {}),
+      ...(outbox ? { alsoFlushed: { waiting: () => outbox.acknowledgedWaiting, flush: () => outbox.flushRemovals() } } : {}),
     });
     this.pipeline.add(this.sessions);
     this.schedules = new ScheduleService({

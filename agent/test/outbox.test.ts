@@ -84,6 +84,7 @@ t.test('a power cut that undid the last seq updates never makes a seq repeat: th
   // The broker acknowledged 1-5. Then the power went: the cut undid the commits
   // that took last_seq from 2 to 5 (synchronous=NORMAL), not the fsynced reservation.
   for (let seq = 1; seq <= 5; seq++) outbox.remove(seq);
+  outbox.flushRemovals();
   db.prepare('UPDATE outbox_state SET last_seq = 2').run();
   db.close();
 
@@ -96,6 +97,38 @@ t.test('a power cut that undid the last seq updates never makes a seq repeat: th
   t.ok((next?.seq ?? 0) > 5, `the next event gets a seq above every one handed out before (${next?.seq})`);
   t.equal(next?.seq, SEQ_RESERVATION + 1, 'it continues right above the reservation made at the first start');
   t.match(lines, [{ level: 'warn', msg: /did not stop cleanly/ }], 'the gap is explained in the log');
+});
+
+t.test('acknowledged events are deleted together by flushRemovals; a crash before it sends them again (duplicates, never a loss)', async (t) => {
+  const dir = t.testdir();
+  let db = openStore(dir);
+  let outbox = new DurableOutbox(db, { logger: silent });
+  for (let n = 1; n <= 4; n++) outbox.emit(stationEvent(n));
+  t.equal(outbox.remove(1), true, 'acknowledged');
+  t.equal(outbox.remove(1), false, 'acknowledged twice: already gone');
+  outbox.remove(2);
+  t.equal(outbox.depth, 2, 'depth counts only events waiting for their PUBACK');
+  t.same(
+    outbox.peek(10).map((entry) => entry.seq),
+    [3, 4],
+    'acknowledged rows are skipped before they are deleted',
+  );
+  const rows = (): number => db.prepare<[], { n: number }>('SELECT count(*) AS n FROM outbox').get()?.n ?? -1;
+  t.equal(rows(), 4, 'no transaction per PUBACK: the rows are still there');
+  outbox.flushRemovals();
+  t.equal(rows(), 2, 'deleted in one go');
+  t.equal(outbox.depth, 2);
+  outbox.remove(3);
+  // SIGKILL: the acknowledgement of 3 was never written.
+  db.close();
+  db = openStore(dir);
+  t.teardown(() => db.close());
+  outbox = new DurableOutbox(db, { logger: silent });
+  t.same(
+    outbox.peek(10).map((entry) => entry.seq),
+    [3, 4],
+    'sent again after the restart: a duplicate the cloud drops by seq',
+  );
 });
 
 t.test('the reservation moves ahead as seqs are used, fsynced outside the emitting transaction', async (t) => {

@@ -28,7 +28,19 @@ export interface BenchOptions {
   readonly waitIdleSeconds: number;
   readonly quick: boolean;
   readonly help: boolean;
+  /** Which phases run (`--only`): the relay phases (latency, throughput, memory, drivers), site-day, mix. */
+  readonly phases: ReadonlySet<BenchPhase>;
+  /** Stations and real seconds of the site day (issue 10 target 1). */
+  readonly siteDayStations: number;
+  readonly siteDaySeconds: number;
+  /** Stations and measured seconds per kind of the mix phase (issue 10 target 2). */
+  readonly mixStations: number;
+  readonly mixSeconds: number;
 }
+
+/** `relay`: latency, throughput, memory and (unless --drivers 0) the driver list phase. */
+export const BENCH_PHASES = ['relay', 'site-day', 'mix'] as const;
+export type BenchPhase = (typeof BENCH_PHASES)[number];
 
 export const MAX_STATIONS = 2_000;
 const MAX_DRIVERS = 1_000_000;
@@ -54,7 +66,10 @@ with nginx's against the issue's targets.
   --cpms-deflate         the bench CPMS accepts permessage-deflate (the gateway offers it)
   --wait-idle S          first wait up to S seconds for the machine to be idle (default 0)
   --cpu-prof             V8 CPU profile of the gateway into bench-results/profiles/, summarised at the end
-  --quick                smoke run: 50 stations, 2 s phases, 200 memory stations, 10000 drivers
+  --site-day-seconds S   real seconds of the site day (default 60, x120 time compression; 0 skips it)
+  --mix-seconds S        measured seconds per kind (Heartbeat, mix) of the mix phase (default 10; 0 skips it)
+  --only LIST            only these phases, comma separated: ${BENCH_PHASES.join(', ')}
+  --quick                smoke run: 50 stations, 2 s phases, 200 memory stations, 10000 drivers, 15 s site day, 2 s mix
   --help                 this text
 
 Figures go to stdout and to bench-results/latest.json.`;
@@ -81,6 +96,11 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     waitIdleSeconds: 0,
     quick,
     help: false,
+    phases: new Set<BenchPhase>(BENCH_PHASES),
+    siteDayStations: 200,
+    siteDaySeconds: quick ? 15 : 60,
+    mixStations: quick ? 50 : 200,
+    mixSeconds: quick ? 2 : 10,
   };
   for (let index = 0; index < argv.length; index += 1) {
     const flag = argv[index] ?? '';
@@ -130,6 +150,15 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       case '--cpu-prof':
         values.cpuProfile = true;
         break;
+      case '--site-day-seconds':
+        values.siteDaySeconds = secondsIn(flag, next(), 0);
+        break;
+      case '--mix-seconds':
+        values.mixSeconds = secondsIn(flag, next(), 0);
+        break;
+      case '--only':
+        values.phases = phasesIn(flag, next());
+        break;
       case '--quick':
         break;
       case '--help':
@@ -140,7 +169,20 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         throw new BenchUsageError(`unknown flag ${flag}`);
     }
   }
-  return values;
+  const phases = new Set(values.phases);
+  if (values.siteDaySeconds === 0) phases.delete('site-day');
+  if (values.mixSeconds === 0) phases.delete('mix');
+  return { ...values, phases };
+}
+
+function phasesIn(flag: string, text: string): Set<BenchPhase> {
+  const phases = new Set<BenchPhase>();
+  for (const name of text.split(',')) {
+    const phase = BENCH_PHASES.find((known) => known === name.trim());
+    if (phase === undefined) throw new BenchUsageError(`${flag}: unknown phase '${name}' (known: ${BENCH_PHASES.join(', ')})`);
+    phases.add(phase);
+  }
+  return phases;
 }
 
 function integerIn(flag: string, text: string, minimum: number, maximum: number): number {

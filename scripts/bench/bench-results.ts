@@ -1,4 +1,5 @@
 import type { LatencySummary } from './latency-samples.js';
+import type { ObservedFigures } from './observed-phases.js';
 
 /** The shape of bench-results/latest.json. */
 export type PathName = 'direct' | 'nginx' | 'gateway' | 'node-relay';
@@ -119,7 +120,7 @@ export interface ProfileHotspot {
   readonly location: string;
 }
 
-export interface BenchResults {
+export interface BenchResults extends ObservedFigures {
   readonly startedAt: string;
   readonly durationSeconds: number;
   readonly machine: MachineInfo;

@@ -15,6 +15,7 @@ import { Cleanup } from './cleanup.js';
 import { newestProfile, summarizeProfile } from './cpu-profile-summary.js';
 import { measureDriverLookup } from './driver-lookup-phase.js';
 import { NGINX_PATH, NginxProxy, nginxVersion } from './nginx-proxy.js';
+import { runObservedPhases } from './observed-phases.js';
 import { gatewayMeter, measureLatency, measureMemory, measureThroughput, nginxMeter, type BenchPath, type PhaseSettings } from './phases.js';
 import { machineBusy, openFileLimit, otherCores, otherProcessesCpu } from './proc-stat.js';
 import { formatReport } from './report.js';
@@ -55,7 +56,7 @@ function timeLimitMs(options: BenchOptions): number {
   const paths = 3 + (options.nodeRelay ? 1 : 0);
   const perPath = options.waitIdleSeconds / paths + 2 * options.warmupSeconds + options.latencySeconds + options.throughputSeconds + options.rounds + 20;
   // The driver phase: about 2 s per 100,000 drivers here; allow ten times that.
-  return (180 + paths * perPath + options.drivers / 5_000) * 1000;
+  return (180 + paths * perPath + options.drivers / 5_000 + options.siteDaySeconds + 2 * options.mixSeconds + 60) * 1000;
 }
 
 function fdNotes(options: BenchOptions, limit: number | undefined): string[] {
@@ -96,6 +97,22 @@ async function run(options: BenchOptions, cleanup: Cleanup): Promise<BenchResult
   }
   const workDir = mkdtempSync(join(tmpdir(), 'pleevi-bench-'));
   cleanup.trackDir(workDir);
+  if (!options.phases.has('relay')) {
+    // --only without the relay phases: only the observed ones (and drivers), nothing against nginx.
+    const observed = await runObservedPhases(options, HERE, workDir, cleanup, progress);
+    const figures = { latency: [], throughput: [], memory: [] };
+    return {
+      ...observed,
+      startedAt: startedAt.toISOString(),
+      durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+      machine,
+      options: { ...options, phases: [...options.phases] },
+      ...figures,
+      otherLoad: { latencyCores: 0, throughputCores: 0 },
+      targets: evaluateTargets(figures, options),
+      notes,
+    };
+  }
   const stops: Array<() => Promise<void>> = [];
   try {
     const cpms = await BenchChild.start(
@@ -193,6 +210,8 @@ async function run(options: BenchOptions, cleanup: Cleanup): Promise<BenchResult
       if (cores > OTHER_LOAD_WARNING) notes.push(`other processes used ${cores} cores during the driver list phase: its times and lookup tails are skewed`);
     }
 
+    const observed = await runObservedPhases(options, HERE, workDir, cleanup, progress);
+
     notes.push(
       `one ${machine.cpus}-core machine runs the load generator, the CPMS and the proxy at once: in the throughput phase they compete for the cores, so "generator cores" and "cpms cores" show how much was left for the proxy`,
       'added p99 = p99 through the proxy minus p99 straight to the CPMS in the same run (tails cannot be paired call by call)',
@@ -210,11 +229,12 @@ async function run(options: BenchOptions, cleanup: Cleanup): Promise<BenchResult
     if (options.cpuProfile) notes.push('--cpu-prof: the profiler ran in the gateway during latency and throughput, so its CPU and throughput figures are somewhat worse than without it');
     const figures = { latency, throughput, memory };
     return {
+      ...observed,
       ...(driverLookup ? { driverLookup } : {}),
       startedAt: startedAt.toISOString(),
       durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
       machine,
-      options: { ...options },
+      options: { ...options, phases: [...options.phases] },
       ...figures,
       otherLoad,
       targets: evaluateTargets(figures, options),

@@ -1,5 +1,6 @@
 import { formatTable } from '../../agent/src/cli/format-table.js';
 import type { BenchResults, ThroughputRun } from './bench-results.js';
+import { formatObserved } from './observed-phases.js';
 import { addedP99Ms, throughputRatio } from './targets.js';
 
 function ms(value: number): string {
@@ -143,6 +144,8 @@ export function formatReport(results: BenchResults): string {
       }`,
     );
   }
+
+  out.push(...formatObserved(results));
 
   out.push('', 'Targets');
   out.push(

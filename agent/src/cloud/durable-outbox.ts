@@ -67,7 +67,14 @@ export class DurableOutbox implements GatewayEventSink {
   private readonly stateStatement: Database.Statement<[], StateRow>;
   private readonly peekStatement: Database.Statement<[number, number], EntryRow>;
   private readonly append: (event: GatewayEvent) => void;
-  private readonly removeOne: (seq: number) => boolean;
+  private readonly removeMany: (seqs: readonly number[]) => void;
+  private readonly existsStatement: Database.Statement<[number], { seq: number }>;
+  /**
+   * Acknowledged events not deleted yet: deleted together by `flushRemovals`
+   * (with the session flush, docs/cloud.md "What a crash can resend"), so a
+   * PUBACK does not cost a transaction of its own.
+   */
+  private readonly acknowledged = new Set<number>();
   private readonly listeners = new Set<() => void>();
   private notifyPending = false;
   private reservationPending = false;
@@ -93,7 +100,7 @@ export class DurableOutbox implements GatewayEventSink {
     this.stateStatement = db.prepare<[], StateRow>('SELECT last_seq, depth, dropped FROM outbox_state WHERE id = 1');
     this.peekStatement = db.prepare<[number, number], EntryRow>('SELECT seq, topic, payload, created_at FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?');
     const removeRow = db.prepare<[number]>('DELETE FROM outbox WHERE seq = ?');
-    const decrementDepth = db.prepare('UPDATE outbox_state SET depth = depth - 1 WHERE id = 1');
+    const decrementDepth = db.prepare<[number]>('UPDATE outbox_state SET depth = depth - ? WHERE id = 1');
 
     // A nested db.transaction() becomes a SAVEPOINT inside the observer's
     // transaction, and a transaction of its own when called alone.
@@ -111,10 +118,11 @@ export class DurableOutbox implements GatewayEventSink {
         this.reportDrop(deleted);
       }
     });
-    this.removeOne = db.transaction((seq: number): boolean => {
-      const deleted = removeRow.run(seq).changes > 0;
-      if (deleted) decrementDepth.run();
-      return deleted;
+    this.existsStatement = db.prepare<[number], { seq: number }>('SELECT seq FROM outbox WHERE seq = ?');
+    this.removeMany = db.transaction((seqs: readonly number[]) => {
+      let deleted = 0;
+      for (const seq of seqs) deleted += removeRow.run(seq).changes;
+      if (deleted > 0) decrementDepth.run(deleted);
     });
   }
 
@@ -157,6 +165,7 @@ export class DurableOutbox implements GatewayEventSink {
    * start can trust `last_seq` and continue without a gap.
    */
   markCleanStop(): void {
+    this.flushRemovals();
     this.durably('UPDATE outbox_state SET clean_stop = 1 WHERE id = 1');
   }
 
@@ -176,19 +185,45 @@ export class DurableOutbox implements GatewayEventSink {
     this.scheduleNotify();
   }
 
-  /** Up to `limit` events with a seq above `afterSeq`, oldest first. */
+  /** Up to `limit` unacknowledged events with a seq above `afterSeq`, oldest first. */
   peek(limit: number, afterSeq = 0): OutboxEntry[] {
-    return this.peekStatement.all(afterSeq, limit).map((row) => ({ seq: row.seq, topic: row.topic, payload: row.payload, createdAt: row.created_at }));
+    const rows = this.peekStatement.all(afterSeq, limit + this.acknowledged.size);
+    const entries: OutboxEntry[] = [];
+    for (const row of rows) {
+      if (this.acknowledged.has(row.seq)) continue;
+      entries.push({ seq: row.seq, topic: row.topic, payload: row.payload, createdAt: row.created_at });
+      if (entries.length === limit) break;
+    }
+    return entries;
   }
 
-  /** Forget an event the broker acknowledged; false when it was already gone (dropped, or acknowledged twice). */
+  /**
+   * Forget an event the broker acknowledged; false when it was already gone
+   * (dropped, or acknowledged twice). The row is deleted by the next
+   * `flushRemovals`; until then it is skipped.
+   */
   remove(seq: number): boolean {
-    return this.removeOne(seq);
+    if (this.acknowledged.has(seq) || this.existsStatement.get(seq) === undefined) return false;
+    this.acknowledged.add(seq);
+    return true;
+  }
+
+  /** Acknowledged events whose rows are not deleted yet. */
+  get acknowledgedWaiting(): number {
+    return this.acknowledged.size;
+  }
+
+  /** Delete the rows of acknowledged events in one transaction (a savepoint inside the caller's). Throws when the storage cannot take it. */
+  flushRemovals(): void {
+    if (this.acknowledged.size === 0) return;
+    const seqs = [...this.acknowledged];
+    this.removeMany(seqs);
+    for (const seq of seqs) this.acknowledged.delete(seq);
   }
 
   /** Events waiting for their PUBACK. */
   get depth(): number {
-    return this.readState().depth;
+    return this.readState().depth - this.acknowledged.size;
   }
 
   /** Events dropped because the outbox was full, over the gateway's life. */

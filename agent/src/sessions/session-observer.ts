@@ -30,9 +30,24 @@ export interface SessionObserverDeps {
   readonly storageRetryMs?: number;
   /** Frames whose bookkeeping may wait for the storage at most (default 10,000). */
   readonly maxDeferredFrames?: number;
+  /**
+   * How long meter readings and StatusNotifications may wait in memory before
+   * they are written (default 60 s; docs/sessions.md "What is written when").
+   * 0 writes every frame's bookkeeping at once, in its own transaction.
+   */
+  readonly flushMs?: number;
+  /** More writes that wait for the flush (the outbox's acknowledged events): written in its transaction. */
+  readonly alsoFlushed?: { waiting(): number; flush(): void };
 }
 
 export const DEFAULT_MAX_DEFERRED_FRAMES = 10_000;
+export const DEFAULT_SESSION_FLUSH_MS = 60_000;
+
+/** Frames whose bookkeeping only touches what waits in memory: no transaction for them. */
+const IN_MEMORY_ACTIONS: ReadonlySet<string> = new Set(['MeterValues', 'StatusNotification', 'Authorize']);
+
+/** How a frame's bookkeeping is committed: not at all (memory only), with synchronous=NORMAL, or FULL (a session's start or end). */
+type Commit = 'memory' | 'normal' | 'full';
 
 /**
  * Builds charging sessions and station details from the frames going by,
@@ -40,9 +55,14 @@ export const DEFAULT_MAX_DEFERRED_FRAMES = 10_000;
  * station events. It only watches: whatever a payload holds, nothing here
  * throws into the relay; problems are logged and counted (`counters`).
  *
- * Each frame's bookkeeping runs in one SQLite transaction, and the event sink
- * is called inside it, so an outbox in the same database commits together
- * with the session change.
+ * A session's start and end, a badge, a boot, a connection are written at
+ * once, each frame's bookkeeping in one SQLite transaction with the event
+ * sink called inside it, so an outbox in the same database commits together
+ * with the change; a start or an end with `synchronous=FULL`, so a power cut
+ * cannot undo it. Meter readings and StatusNotifications wait in memory and
+ * are written every `flushMs` in one transaction (statuses also with the next
+ * frame that is written at once, to keep their events in order), with one
+ * coalesced `updated` event per session.
  *
  * When the storage cannot take the write (a full disk, an I/O error, a write
  * lock held too long), the frame's bookkeeping waits in memory, in order,
@@ -65,10 +85,21 @@ export class SessionObserver implements FrameObserver {
   private replayingReceivedAt: Date | undefined;
   /** Events emitted by the transaction under way, for `committed` once it commits. */
   private uncommittedEvents: GatewayEvent[] | undefined;
+  /** While a transaction runs: what to apply to memory once it commits. */
+  private uncommittedApplies: Array<() => void> | undefined;
   private lastDropLogAt = Number.NEGATIVE_INFINITY;
+  private lastFlushFailureLogAt = Number.NEGATIVE_INFINITY;
+  private readonly ledger: SessionLedger;
+  private readonly transact: (work: () => void) => void;
+  private readonly flushMs: number;
+  private readonly flushTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: SessionObserverDeps) {
     this.clock = deps.now ?? (() => new Date());
+    // Built once: db.transaction() compiles its BEGIN/COMMIT/ROLLBACK statements (better-sqlite3).
+    this.transact = deps.db.transaction((work: () => void) => work());
+    this.flushMs = deps.flushMs ?? DEFAULT_SESSION_FLUSH_MS;
+    const lazy = this.flushMs > 0;
     this.deferred = new DeferredWrites({
       limit: deps.maxDeferredFrames ?? DEFAULT_MAX_DEFERRED_FRAMES,
       retryMs: deps.storageRetryMs ?? DEFAULT_STORAGE_RETRY_MS,
@@ -80,8 +111,13 @@ export class SessionObserver implements FrameObserver {
     this.frameTime = now;
     this.records = new StationRecords(deps.db);
     const emit = (event: GatewayEvent): void => this.emit(event);
-    const ledger = new SessionLedger({ records: new SessionRecords(deps.db), drivers: deps.drivers, emit, counters: this.counters, now });
-    this.stations = new StationTracker({ details: new StationDetails(deps.db), emit, counters: this.counters, now });
+    const afterCommit = (apply: () => void): void => {
+      if (this.uncommittedApplies) this.uncommittedApplies.push(apply);
+      else apply();
+    };
+    const ledger = new SessionLedger({ records: new SessionRecords(deps.db), drivers: deps.drivers, emit, counters: this.counters, now, afterCommit, lazy });
+    this.ledger = ledger;
+    this.stations = new StationTracker({ details: new StationDetails(deps.db), emit, counters: this.counters, now, afterCommit, lazy });
     const rulesDeps: RulesDeps = {
       ledger,
       stations: this.stations,
@@ -92,18 +128,45 @@ export class SessionObserver implements FrameObserver {
     };
     this.rules = { '1.6': new Ocpp16Rules(rulesDeps), '2.0.1': new Ocpp201Rules(rulesDeps) };
     this.actions = new Set([...this.rules['1.6'].actions, ...this.rules['2.0.1'].actions]);
+    this.flushTimer = lazy ? setInterval(() => this.flush(), this.flushMs).unref() : undefined;
+  }
+
+  /** Meter readings and statuses waiting in memory to be written. */
+  get waitingInMemory(): number {
+    return this.ledger.waitingSessions + this.stations.waitingStatuses;
+  }
+
+  /**
+   * Write what waits in memory (meter readings, statuses) in one transaction.
+   * While the storage is unavailable it stays in memory and is tried again
+   * at the next flush; frames waiting for the storage go first.
+   */
+  flush(): void {
+    if (this.deferred.size > 0 || this.waitingInMemory + (this.deps.alsoFlushed?.waiting() ?? 0) === 0) return;
+    try {
+      this.write(() => {
+        this.ledger.flush();
+        this.deps.alsoFlushed?.flush();
+      }, 'normal');
+    } catch (error: unknown) {
+      if (!isStorageUnavailable(error)) return this.bookkeepingFailed(error, '*', 'flush');
+      const at = Date.now();
+      if (at - this.lastFlushFailureLogAt < 60_000) return;
+      this.lastFlushFailureLogAt = at;
+      this.deps.logger.error({ err: error, waiting: this.waitingInMemory, flushMs: this.flushMs }, 'storage cannot take writes (disk full?); meter readings and statuses wait in memory and are tried again');
+    }
   }
 
   onStationConnected(station: StationInfo): void {
     // The station's row first: boot details and schedules are written against it.
-    this.guarded(station, 'connect', () => {
+    this.guarded(station, 'connect', 'normal', () => {
       this.records.connected(station.stationId, station.protocol, station.remoteAddress, this.frameTime());
       this.stations.connected(station);
     });
   }
 
   onStationDisconnected(station: StationInfo, code: number, reason: string): void {
-    this.guarded(station, 'disconnect', () => {
+    this.guarded(station, 'disconnect', 'normal', () => {
       this.records.disconnected(station.stationId, code, this.frameTime());
       this.stations.disconnected(station, code, reason);
     });
@@ -117,13 +180,14 @@ export class SessionObserver implements FrameObserver {
     if (isCall(frame)) {
       // Only the station's own calls; the CPMS's and the gateway's calls carry no session data read here.
       if (event.origin !== 'station' || !rules.actions.has(frame.action)) return;
-      this.guarded(station, frame.action, () => rules.call(station, frame));
+      this.guarded(station, frame.action, commitOf(frame.action, frame.payload), () => rules.call(station, frame));
       return;
     }
     // Answers to the station's calls come from the CPMS, or from the gateway when it answers locally.
     if (answers === undefined || event.origin === 'station' || !rules.actions.has(answers.action)) return;
-    if (isCallResult(frame)) this.guarded(station, answers.action, () => rules.result(station, answers, frame.payload));
-    else if (isCallError(frame)) this.guarded(station, answers.action, () => rules.error(station, answers, frame.errorCode));
+    const commit = answers.action === 'StartTransaction' ? 'full' : 'normal';
+    if (isCallResult(frame)) this.guarded(station, answers.action, commit, () => rules.result(station, answers, frame.payload));
+    else if (isCallError(frame)) this.guarded(station, answers.action, commit, () => rules.error(station, answers, frame.errorCode));
   }
 
   /** Frames whose bookkeeping waits for the storage to take writes again. */
@@ -133,25 +197,27 @@ export class SessionObserver implements FrameObserver {
 
   /** Stop retrying; one last try to write what waits, and say what is lost if the storage is still unavailable. */
   close(): void {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.flush();
     const lost = this.deferred.close();
     if (lost > 0) this.deps.logger.error({ frames: lost }, 'storage still unavailable at shutdown: the bookkeeping of these frames is lost');
   }
 
-  private guarded(station: StationInfo, what: string, work: () => void): void {
+  private guarded(station: StationInfo, what: string, commit: Commit, work: () => void): void {
     if (this.deferred.size > 0) {
       // Keep the order: nothing is written past bookkeeping that still waits.
-      this.defer({ stationId: station.stationId, what, at: this.clock(), write: work });
+      this.defer({ stationId: station.stationId, what, at: this.clock(), write: () => this.write(work, commit) });
       return;
     }
     try {
-      this.write(work);
+      this.write(work, commit);
     } catch (error: unknown) {
       if (isStorageUnavailable(error)) {
         this.deps.logger.error(
           { err: error, stationId: station.stationId, action: what, retryMs: this.deferred.retryMs },
           'storage cannot take writes (disk full?); session bookkeeping waits in memory and is retried; relay continues',
         );
-        this.defer({ stationId: station.stationId, what, at: this.clock(), write: work });
+        this.defer({ stationId: station.stationId, what, at: this.clock(), write: () => this.write(work, commit) });
         return;
       }
       this.bookkeepingFailed(error, station.stationId, what);
@@ -159,21 +225,38 @@ export class SessionObserver implements FrameObserver {
   }
 
   /**
-   * One transaction; counters touched by a transaction that rolled back are
-   * put back, and its events reach in-memory consumers only once it committed.
+   * One transaction (none for a frame that only changes what waits in
+   * memory); counters touched by a transaction that rolled back are put
+   * back, its changes to memory are applied and its events reach in-memory
+   * consumers only once it committed. Statuses waiting in memory are written
+   * first, so their events keep their place before this frame's.
    */
-  private write(work: () => void): void {
+  private write(work: () => void, commit: Commit): void {
+    if (commit === 'memory' && this.flushMs > 0) {
+      work();
+      return;
+    }
     const before = this.counters.snapshot();
     const events: GatewayEvent[] = [];
+    const applies: Array<() => void> = [];
     this.uncommittedEvents = events;
+    this.uncommittedApplies = applies;
+    if (commit === 'full') this.deps.db.pragma('synchronous = FULL');
     try {
-      this.deps.db.transaction(work)();
+      this.transact(() => {
+        this.stations.flush();
+        work();
+        if (this.flushMs === 0) this.deps.alsoFlushed?.flush();
+      });
     } catch (error: unknown) {
       Object.assign(this.counters, before);
       throw error;
     } finally {
       this.uncommittedEvents = undefined;
+      this.uncommittedApplies = undefined;
+      if (commit === 'full') this.deps.db.pragma('synchronous = NORMAL');
     }
+    for (const apply of applies) apply();
     for (const event of events) this.committed(event);
   }
 
@@ -209,7 +292,7 @@ export class SessionObserver implements FrameObserver {
   private replay(entry: DeferredWrite): void {
     this.replayingReceivedAt = entry.at;
     try {
-      this.write(entry.write);
+      entry.write();
     } catch (error: unknown) {
       if (isStorageUnavailable(error)) throw error;
       this.bookkeepingFailed(error, entry.stationId, entry.what);
@@ -229,6 +312,20 @@ export class SessionObserver implements FrameObserver {
       this.deps.logger.error({ err: error, topic: event.topic, event: event.payload.event }, 'event sink failed; the event is lost');
     }
   }
+}
+
+/**
+ * A session's start or end must survive a power cut (`full`); meter readings,
+ * statuses and Authorize only change what waits in memory (`memory`).
+ */
+function commitOf(action: string, payload: unknown): Commit {
+  if (IN_MEMORY_ACTIONS.has(action)) return 'memory';
+  if (action === 'StopTransaction') return 'full';
+  if (action === 'TransactionEvent') {
+    const eventType = typeof payload === 'object' && payload !== null && 'eventType' in payload ? payload.eventType : undefined;
+    return eventType === 'Started' || eventType === 'Ended' ? 'full' : 'normal';
+  }
+  return 'normal';
 }
 
 function isCallResult(frame: OcppFrame): frame is CallResultFrame {

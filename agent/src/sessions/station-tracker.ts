@@ -10,11 +10,28 @@ export interface StationTrackerDeps {
   readonly emit: (event: GatewayEvent) => void;
   readonly counters: SessionCounters;
   readonly now: () => Date;
+  /** Run `apply` once the transaction under way commits (at once when none is). */
+  readonly afterCommit: (apply: () => void) => void;
+  /** Statuses wait in memory for `flush`; false: written at once. */
+  readonly lazy: boolean;
+}
+
+interface WaitingStatus {
+  readonly station: StationInfo;
+  readonly status: ConnectorStatus;
+  readonly at: Date;
 }
 
 /** Station events (`P/events/station`, docs/sessions.md "Events") and the station details behind them. */
 export class StationTracker {
+  /** StatusNotifications not written yet, in order (docs/sessions.md "What is written when"). */
+  private readonly waiting: WaitingStatus[] = [];
+
   constructor(private readonly deps: StationTrackerDeps) {}
+
+  get waitingStatuses(): number {
+    return this.waiting.length;
+  }
 
   connected(station: StationInfo): void {
     this.deps.emit({
@@ -37,8 +54,23 @@ export class StationTracker {
     this.deps.emit({ topic: 'station', payload: { event: 'boot', stationId: station.stationId, ocppVersion: ocppVersionOf(station.protocol), ...boot } });
   }
 
+  /** Kept in memory until `flush`: a connector's status is written with the next write, or the next flush. */
   status(station: StationInfo, status: ConnectorStatus): void {
-    this.deps.details.recordStatus(station.stationId, status, this.deps.now());
+    if (!this.deps.lazy) return this.write(station, status, this.deps.now());
+    const waiting = { station, status, at: this.deps.now() };
+    this.deps.afterCommit(() => this.waiting.push(waiting));
+  }
+
+  /** Write the waiting statuses and emit their events, in order, inside the caller's transaction. */
+  flush(): void {
+    const count = this.waiting.length;
+    if (count === 0) return;
+    for (const { station, status, at } of this.waiting) this.write(station, status, at);
+    this.deps.afterCommit(() => this.waiting.splice(0, count));
+  }
+
+  private write(station: StationInfo, status: ConnectorStatus, at: Date): void {
+    this.deps.details.recordStatus(station.stationId, status, at);
     this.deps.counters.statusNotifications += 1;
     this.deps.emit({
       topic: 'station',

@@ -31,6 +31,8 @@ export interface TestGatewayOptions {
   readonly scheduleSettleMs?: GatewayDeps['scheduleSettleMs'];
   readonly storageRetryMs?: GatewayDeps['storageRetryMs'];
   readonly maxDeferredFrames?: GatewayDeps['maxDeferredFrames'];
+  /** Default 0: every frame's bookkeeping written at once, so a test reads it back right after the answer. */
+  readonly sessionFlushMs?: GatewayDeps['sessionFlushMs'];
   readonly handshakeTimeoutMs?: GatewayDeps['handshakeTimeoutMs'];
   readonly localAnswerers?: GatewayDeps['localAnswerers'];
   /** A cloud link (e.g. to a test mosquitto); none by default. */
@@ -81,6 +83,7 @@ export async function startTestGateway(t: Test, options: TestGatewayOptions): Pr
     ...(options.scheduleSettleMs !== undefined ? { scheduleSettleMs: options.scheduleSettleMs } : {}),
     ...(options.storageRetryMs !== undefined ? { storageRetryMs: options.storageRetryMs } : {}),
     ...(options.maxDeferredFrames !== undefined ? { maxDeferredFrames: options.maxDeferredFrames } : {}),
+    sessionFlushMs: options.sessionFlushMs ?? 0,
     ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
     ...(options.localAnswerers ? { localAnswerers: options.localAnswerers } : {}),
   });
