@@ -1,4 +1,6 @@
-import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type * as Mqtt from 'mqtt';
+import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
+import { lazyModule } from '../util/lazy-module.js';
 import type { MqttConfig, TlsFiles } from '../config/gateway-config.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../util/logger.js';
@@ -9,6 +11,9 @@ import { CloudTopics } from './cloud-topics.js';
 import type { DurableOutbox } from './durable-outbox.js';
 import { ReconnectBackoff, type BackoffOptions } from './reconnect-backoff.js';
 import { responseTopicProblem } from './response-topic.js';
+
+/** The MQTT client library loads with the first connection: a gateway without `mqtt` never needs it. */
+const loadMqtt = lazyModule<typeof Mqtt>('mqtt');
 
 export interface MqttLinkOptions {
   readonly config: MqttConfig;
@@ -210,7 +215,7 @@ export class MqttLink {
       ...(this.tls.cert !== undefined ? { cert: this.tls.cert } : {}),
       ...(this.tls.key !== undefined ? { key: this.tls.key } : {}),
     };
-    const client = connect(config.url, options);
+    const client = loadMqtt().connect(config.url, options);
     const connection: Connection = { client, ready: false, connectedAt: 0, sentUpTo: 0, inFlight: 0 };
     this.connection = connection;
     client.on('connect', (connack) => this.onConnect(connection, connack.sessionPresent));

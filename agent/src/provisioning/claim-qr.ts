@@ -1,4 +1,8 @@
-import QRCode from 'qrcode';
+import type QRCodeModule from 'qrcode';
+import { lazyModule } from '../util/lazy-module.js';
+
+/** The QR encoder is needed only while the gateway is unclaimed. */
+const loadQrCode = lazyModule<typeof QRCodeModule>('qrcode');
 
 /**
  * The claim QR code (docs/provisioning.md "The claim QR code"), drawn by the
@@ -9,7 +13,7 @@ import QRCode from 'qrcode';
  * reads, and a claim URL stays a small code.
  */
 export function claimQrForTerminal(url: string): Promise<string> {
-  return QRCode.toString(url, { type: 'terminal', small: true, errorCorrectionLevel: 'M' });
+  return loadQrCode().toString(url, { type: 'terminal', small: true, errorCorrectionLevel: 'M' });
 }
 
 /**
@@ -22,9 +26,9 @@ export function claimQrForTerminal(url: string): Promise<string> {
  * (`qrcode` picks these inverted blocks when the dark colour is white.)
  */
 export function claimQrForConsole(url: string): Promise<string> {
-  return QRCode.toString(url, { type: 'utf8', errorCorrectionLevel: 'M', margin: 4, color: { dark: '#ffffff', light: '#000000' } });
+  return loadQrCode().toString(url, { type: 'utf8', errorCorrectionLevel: 'M', margin: 4, color: { dark: '#ffffff', light: '#000000' } });
 }
 
 export function claimQrAsSvg(url: string): Promise<string> {
-  return QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 4 });
+  return loadQrCode().toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 4 });
 }

@@ -4,9 +4,14 @@
  * gateway id, signed with the gateway's own key, SHA-256. The key pair comes
  * from node:crypto (native, fast on a Pi); node-forge only builds the CSR.
  */
-import forge from 'node-forge';
+import type Forge from 'node-forge';
+import { lazyModule } from '../util/lazy-module.js';
+
+/** node-forge is needed only to build or check a CSR: at the first start and at a renewal. */
+const loadForge = lazyModule<typeof Forge>('node-forge');
 
 export function buildCsr(privateKeyPem: string, gatewayId: string): string {
+  const forge = loadForge();
   const privateKey = forge.pki.privateKeyFromPem(privateKeyPem);
   const csr = forge.pki.createCertificationRequest();
   csr.publicKey = forge.pki.rsa.setPublicKey(privateKey.n, privateKey.e);
@@ -17,10 +22,11 @@ export function buildCsr(privateKeyPem: string, gatewayId: string): string {
 
 /** Whether `csrPem` is a valid CSR for this key and this gateway id (else it is rebuilt). */
 export function csrMatches(csrPem: string, privateKeyPem: string, gatewayId: string): boolean {
+  const forge = loadForge();
   try {
     const csr = forge.pki.certificationRequestFromPem(csrPem);
     const privateKey = forge.pki.privateKeyFromPem(privateKeyPem);
-    const publicKey = csr.publicKey as forge.pki.rsa.PublicKey | null;
+    const publicKey = csr.publicKey as Forge.pki.rsa.PublicKey | null;
     return (
       csr.verify() &&
       publicKey !== null &&
