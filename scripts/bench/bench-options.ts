@@ -28,6 +28,12 @@ export interface BenchOptions {
   readonly waitIdleSeconds: number;
   readonly quick: boolean;
   readonly help: boolean;
+  /** Issue 10 targets 3-5 (peer-phases.ts): the TLS phase, the storm, the ws relay beside the gateway. */
+  readonly tls: boolean;
+  readonly stormStations: number;
+  readonly stormHandshakeBound?: number;
+  readonly wsRelay: boolean;
+  readonly wsRelayParse: boolean;
 }
 
 export const MAX_STATIONS = 2_000;
@@ -54,7 +60,12 @@ with nginx's against the issue's targets.
   --cpms-deflate         the bench CPMS accepts permessage-deflate (the gateway offers it)
   --wait-idle S          first wait up to S seconds for the machine to be idle (default 0)
   --cpu-prof             V8 CPU profile of the gateway into bench-results/profiles/, summarised at the end
-  --quick                smoke run: 50 stations, 2 s phases, 200 memory stations, 10000 drivers
+  --no-tls               skip the phase with a wss:// CPMS requiring a client certificate
+  --storm-stations N     stations reconnecting at once in the storm phase (default ${MAX_STATIONS}, 0 skips it)
+  --storm-bound N        the gateway's upstream.maxConcurrentHandshakes in the storm (default 64, as shipped)
+  --no-ws-relay          skip the peers' shape (a ws server and a ws client per station) beside the gateway
+  --ws-relay-parse       the ws relay JSON.parses every frame, as some peers do
+  --quick                smoke run: 50 stations, 2 s phases, 200 memory and storm stations, 10000 drivers
   --help                 this text
 
 Figures go to stdout and to bench-results/latest.json.`;
@@ -81,6 +92,11 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     waitIdleSeconds: 0,
     quick,
     help: false,
+    tls: true,
+    stormStations: quick ? 200 : MAX_STATIONS,
+    stormHandshakeBound: undefined as number | undefined,
+    wsRelay: true,
+    wsRelayParse: false,
   };
   for (let index = 0; index < argv.length; index += 1) {
     const flag = argv[index] ?? '';
@@ -129,6 +145,21 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         break;
       case '--cpu-prof':
         values.cpuProfile = true;
+        break;
+      case '--no-tls':
+        values.tls = false;
+        break;
+      case '--storm-stations':
+        values.stormStations = integerIn(flag, next(), 0, MAX_STATIONS);
+        break;
+      case '--storm-bound':
+        values.stormHandshakeBound = integerIn(flag, next(), 1, 10_000);
+        break;
+      case '--no-ws-relay':
+        values.wsRelay = false;
+        break;
+      case '--ws-relay-parse':
+        values.wsRelayParse = true;
         break;
       case '--quick':
         break;

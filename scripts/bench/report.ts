@@ -1,5 +1,6 @@
 import { formatTable } from '../../agent/src/cli/format-table.js';
 import type { BenchResults, ThroughputRun } from './bench-results.js';
+import { formatPeerReport } from './peer-report.js';
 import { addedP99Ms, throughputRatio } from './targets.js';
 
 function ms(value: number): string {
@@ -143,6 +144,9 @@ export function formatReport(results: BenchResults): string {
       }`,
     );
   }
+
+  const peers = formatPeerReport(results).trimEnd();
+  if (peers) out.push(peers);
 
   out.push('', 'Targets');
   out.push(
