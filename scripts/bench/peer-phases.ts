@@ -83,7 +83,7 @@ function otherLoadMeter(): () => number {
 }
 
 /** Target 3: CPU per message and memory per station, gateway and nginx, both to a wss:// CPMS with mutual TLS. */
-async function runTlsPhase(context: PeerContext, certs: BenchCertFiles): Promise<TlsRun> {
+export async function runTlsPhase(context: PeerContext, certs: BenchCertFiles): Promise<TlsRun> {
   const { options } = context;
   return withStops(async (stops) => {
     const cpms = await startTlsCpms(context, certs);
@@ -127,7 +127,7 @@ async function runTlsPhase(context: PeerContext, certs: BenchCertFiles): Promise
 }
 
 /** Target 4: every station at once through the gateway, then through nginx, each to a fresh wss:// CPMS. */
-async function runStormPhase(context: PeerContext, certs: BenchCertFiles): Promise<StormRun[]> {
+export async function runStormPhase(context: PeerContext, certs: BenchCertFiles): Promise<StormRun[]> {
   const { options } = context;
   const count = options.stormStations;
   const timeoutMs = options.quick ? QUICK_STORM_STATION_TIMEOUT_MS : STORM_STATION_TIMEOUT_MS;
@@ -164,6 +164,7 @@ async function runStormPhase(context: PeerContext, certs: BenchCertFiles): Promi
           cpmsPeakHandshakesInFlight: counters.peakHandshakesInFlight ?? Number.NaN,
           cpmsHandshakesDone: counters.handshakesDone ?? Number.NaN,
           cpmsTlsFailures: counters.tlsFailures ?? Number.NaN,
+          cpmsSessionsReused: counters.sessionsReused ?? Number.NaN,
           proxyCpuSeconds: (after.cpuMicros - before.cpuMicros) / 1e6,
           otherCores: load(),
         };

@@ -70,7 +70,7 @@ export function formatPeerReport(results: BenchResults): string {
     out.push('', `7. Reconnect storm: every station connects in the same tick and sends its BootNotification; a fresh wss:// CPMS (mutual TLS) per path`);
     out.push(
       formatTable(
-        ['path', 'stations', 'all answered s', 'p50 s', 'p99 s', 'answered', '503', 'other refusals', 'failed', 'CPMS peak handshakes', 'bound', 'proxy CPU s', 'other cores'],
+        ['path', 'stations', 'all answered s', 'p50 s', 'p99 s', 'answered', '503', 'other refusals', 'failed', 'CPMS peak handshakes', 'bound', 'TLS resumed', 'proxy CPU s', 'other cores'],
         peers.storm.map((item) => [
           item.path,
           String(item.stations),
@@ -85,6 +85,7 @@ export function formatPeerReport(results: BenchResults): string {
           String(item.failed),
           String(item.cpmsPeakHandshakesInFlight),
           item.handshakeBound === undefined ? 'none' : String(item.handshakeBound),
+          `${item.cpmsSessionsReused}/${item.cpmsHandshakesDone}`,
           item.proxyCpuSeconds.toFixed(2),
           item.otherCores.toFixed(2),
         ]),

@@ -35,6 +35,8 @@ export interface StormRun {
   readonly cpmsPeakHandshakesInFlight: number;
   readonly cpmsHandshakesDone: number;
   readonly cpmsTlsFailures: number;
+  /** Of the CPMS's completed handshakes, those that resumed a TLS session. */
+  readonly cpmsSessionsReused: number;
   readonly proxyCpuSeconds: number;
   readonly otherCores: number;
 }

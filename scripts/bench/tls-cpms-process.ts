@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { reportStartFailure, serveBench } from './child-ipc.js';
 
@@ -21,6 +22,8 @@ let callsAnswered = 0;
 let connections = 0;
 let handshakesDone = 0;
 let tlsFailures = 0;
+/** Handshakes that resumed an earlier TLS session (no certificates exchanged, no RSA signature). */
+let sessionsReused = 0;
 let peakConnections = 0;
 /** Sockets accepted whose WebSocket is not open yet, by remote port (the TCP and the TLS socket share it). */
 const inFlight = new Set<string>();
@@ -72,6 +75,7 @@ function start(): void {
   wss.on('connection', (socket, request) => {
     inFlight.delete(keyOf(request.socket));
     handshakesDone += 1;
+    if ((request.socket as TLSSocket).isSessionReused()) sessionsReused += 1;
     connections += 1;
     if (connections > peakConnections) peakConnections = connections;
     socket.on('message', (data) => answer(socket, data));
@@ -83,7 +87,7 @@ function start(): void {
   server.once('error', reportStartFailure);
   server.listen(0, '127.0.0.1', () => {
     serveBench((server.address() as AddressInfo).port, {
-      counters: () => ({ callsAnswered, connections, peakConnections, handshakesDone, handshakesInFlight: inFlight.size, peakHandshakesInFlight: peakInFlight, tlsFailures }),
+      counters: () => ({ callsAnswered, connections, peakConnections, handshakesDone, handshakesInFlight: inFlight.size, peakHandshakesInFlight: peakInFlight, tlsFailures, sessionsReused }),
       stop: () =>
         new Promise<void>((resolve) => {
           for (const client of wss.clients) client.terminate();
