@@ -27,8 +27,10 @@ export interface StormRun {
   readonly refused503: number;
   /** Other HTTP answers instead of 101, by status. */
   readonly refusedOther: Readonly<Record<string, number>>;
-  /** Connection errors, closes before the answer, and stations still waiting at the deadline. */
+  /** Connection errors (the station's own handshake timeout among them) and closes before the answer. */
   readonly failed: number;
+  /** Stations neither answered nor failed at the deadline (the station timeout + 1 s). */
+  readonly waiting: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
   /** The CPMS's own count of TCP accepts whose WebSocket was not open yet, at its highest. */

@@ -16,7 +16,10 @@ export interface StormFigures {
   readonly answered: number;
   readonly refused503: number;
   readonly refusedOther: Record<string, number>;
+  /** Errors (the station's own handshake timeout among them) and closes before the answer. */
   readonly failed: number;
+  /** Stations neither answered nor failed by the deadline. */
+  readonly waiting: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
 }
@@ -80,16 +83,20 @@ export async function reconnectStorm(baseUrl: string, count: number, idPrefix: s
   }
   const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs + 1_000).unref());
   await Promise.race([allSettled, deadline]);
+  // Read before the sockets are ended: their closes would count again.
   const unsettled = count - settled;
+  const failedBefore = failed;
+  const answeredBefore = answered;
   await closeAll(sockets);
   const summary = samples.summary();
   return {
     stations: count,
-    allAnsweredMs: answered === count && lastAnswerAt !== undefined ? Number(lastAnswerAt - start) / 1e6 : undefined,
-    answered,
+    allAnsweredMs: answeredBefore === count && lastAnswerAt !== undefined ? Number(lastAnswerAt - start) / 1e6 : undefined,
+    answered: answeredBefore,
     refused503,
     refusedOther,
-    failed: failed + unsettled,
+    failed: failedBefore,
+    waiting: unsettled,
     p50Ms: summary.p50Ms,
     p99Ms: summary.p99Ms,
   };
