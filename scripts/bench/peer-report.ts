@@ -29,7 +29,7 @@ function run<T extends { readonly path: PathName }>(runs: readonly T[], path: Pa
   return runs.find((item) => item.path === path);
 }
 
-export function formatPeerReport(results: BenchResults): string {
+export function formatPeerReport(results: Pick<BenchResults, 'peers' | 'latency' | 'throughput'>): string {
   const peers = results.peers;
   if (!peers) return '';
   const out: string[] = [];
