@@ -65,7 +65,7 @@ with nginx's against the issue's targets.
   --storm-bound N        the gateway's upstream.maxConcurrentHandshakes in the storm (default 64, as shipped)
   --no-ws-relay          skip the peers' shape (a ws server and a ws client per station) beside the gateway
   --ws-relay-parse       the ws relay JSON.parses every frame, as some peers do
-  --quick                smoke run: 50 stations, 2 s phases, 200 memory and storm stations, 10000 drivers
+  --quick                smoke run: 50 stations, 2 s phases, 200 memory stations, 100 storm stations, 10000 drivers
   --help                 this text
 
 Figures go to stdout and to bench-results/latest.json.`;
@@ -93,7 +93,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     quick,
     help: false,
     tls: true,
-    stormStations: quick ? 200 : MAX_STATIONS,
+    stormStations: quick ? 100 : MAX_STATIONS,
     stormHandshakeBound: undefined as number | undefined,
     wsRelay: true,
     wsRelayParse: false,
