@@ -36,6 +36,12 @@ export interface BenchOptions {
   /** Stations and measured seconds per kind of the mix phase (issue 10 target 2). */
   readonly mixStations: number;
   readonly mixSeconds: number;
+  /** Issue 10 targets 3-5 (peer-phases.ts): the TLS phase, the storm, the ws relay beside the gateway. */
+  readonly tls: boolean;
+  readonly stormStations: number;
+  readonly stormHandshakeBound?: number;
+  readonly wsRelay: boolean;
+  readonly wsRelayParse: boolean;
 }
 
 /** `relay`: latency, throughput, memory and (unless --drivers 0) the driver list phase. */
@@ -69,7 +75,12 @@ with nginx's against the issue's targets.
   --site-day-seconds S   real seconds of the site day (default 60, x120 time compression; 0 skips it)
   --mix-seconds S        measured seconds per kind (Heartbeat, mix) of the mix phase (default 10; 0 skips it)
   --only LIST            only these phases, comma separated: ${BENCH_PHASES.join(', ')}
-  --quick                smoke run: 50 stations, 2 s phases, 200 memory stations, 10000 drivers, 15 s site day, 2 s mix
+  --no-tls               skip the phase with a wss:// CPMS requiring a client certificate
+  --storm-stations N     stations reconnecting at once in the storm phase (default ${MAX_STATIONS}, 0 skips it)
+  --storm-bound N        the gateway's upstream.maxConcurrentHandshakes in the storm (default 64, as shipped)
+  --no-ws-relay          skip the peers' shape (a ws server and a ws client per station) beside the gateway
+  --ws-relay-parse       the ws relay JSON.parses every frame, as some peers do
+  --quick                smoke run: 50 stations, 2 s phases, 200 memory stations, 100 storm stations, 10000 drivers, 15 s site day, 2 s mix
   --help                 this text
 
 Figures go to stdout and to bench-results/latest.json.`;
@@ -101,6 +112,11 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     siteDaySeconds: quick ? 15 : 60,
     mixStations: quick ? 50 : 200,
     mixSeconds: quick ? 2 : 10,
+    tls: true,
+    stormStations: quick ? 100 : MAX_STATIONS,
+    stormHandshakeBound: undefined as number | undefined,
+    wsRelay: true,
+    wsRelayParse: false,
   };
   for (let index = 0; index < argv.length; index += 1) {
     const flag = argv[index] ?? '';
@@ -158,6 +174,21 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         break;
       case '--only':
         values.phases = phasesIn(flag, next());
+        break;
+      case '--no-tls':
+        values.tls = false;
+        break;
+      case '--storm-stations':
+        values.stormStations = integerIn(flag, next(), 0, MAX_STATIONS);
+        break;
+      case '--storm-bound':
+        values.stormHandshakeBound = integerIn(flag, next(), 1, 10_000);
+        break;
+      case '--no-ws-relay':
+        values.wsRelay = false;
+        break;
+      case '--ws-relay-parse':
+        values.wsRelayParse = true;
         break;
       case '--quick':
         break;

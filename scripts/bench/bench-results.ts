@@ -1,8 +1,9 @@
 import type { LatencySummary } from './latency-samples.js';
 import type { ObservedFigures } from './observed-phases.js';
+import type { PeerResults } from './peer-results.js';
 
 /** The shape of bench-results/latest.json. */
-export type PathName = 'direct' | 'nginx' | 'gateway' | 'node-relay';
+export type PathName = 'direct' | 'nginx' | 'gateway' | 'node-relay' | 'ws-relay';
 
 export interface LatencyRun {
   readonly path: PathName;
@@ -134,5 +135,7 @@ export interface BenchResults extends ObservedFigures {
   readonly otherLoad: { readonly latencyCores: number; readonly throughputCores: number };
   readonly targets: readonly TargetVerdict[];
   readonly notes: readonly string[];
+  /** Issue 10 targets 3-5 (peer-phases.ts). */
+  readonly peers?: PeerResults;
   readonly profile?: { readonly file: string; readonly hotspots: readonly ProfileHotspot[]; readonly byFile: readonly ProfileHotspot[] };
 }

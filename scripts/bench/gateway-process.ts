@@ -3,8 +3,11 @@
  * time are its own. It runs the production defaults (CONFIG_DEFAULTS) with
  * logging silenced, listening on 127.0.0.1 port 0.
  *
- * argv: <upstream url> <data dir>
+ * argv: <upstream url> <data dir> [tls=<folder>] [handshakes=<n>]
+ * (`tls=`: the bench's ca.pem, client.pem, client.key for a `wss://` CPMS
+ * with mutual TLS; `handshakes=`: upstream.maxConcurrentHandshakes)
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONFIG_DEFAULTS } from '../../agent/src/config/config-schema.js';
 import type { GatewayConfig } from '../../agent/src/config/gateway-config.js';
@@ -12,8 +15,22 @@ import { Gateway } from '../../agent/src/gateway.js';
 import { createLogger } from '../../agent/src/util/logger.js';
 import { reportStartFailure, serveBench } from './child-ipc.js';
 
-function benchConfig(upstreamUrl: string, dataDir: string): GatewayConfig {
+interface BenchExtras {
+  readonly tlsDir?: string;
+  readonly maxConcurrentHandshakes?: number;
+}
+
+function parseExtras(args: readonly string[]): BenchExtras {
+  const value = (name: string): string | undefined => args.find((arg) => arg.startsWith(`${name}=`))?.slice(name.length + 1);
+  const handshakes = value('handshakes');
+  const tlsDir = value('tls');
+  return { ...(tlsDir ? { tlsDir } : {}), ...(handshakes ? { maxConcurrentHandshakes: Number(handshakes) } : {}) };
+}
+
+function benchConfig(upstreamUrl: string, dataDir: string, extras: BenchExtras = {}): GatewayConfig {
   const defaults = CONFIG_DEFAULTS;
+  const dir = extras.tlsDir;
+  const tls = dir ? { ca: readFileSync(join(dir, 'ca.pem'), 'utf8'), cert: readFileSync(join(dir, 'client.pem'), 'utf8'), key: readFileSync(join(dir, 'client.key'), 'utf8') } : {};
   return {
     gatewayId: 'gw-bench',
     dataDir,
@@ -27,10 +44,10 @@ function benchConfig(upstreamUrl: string, dataDir: string): GatewayConfig {
     },
     upstream: {
       url: upstreamUrl,
-      tls: {},
+      tls,
       connectTimeoutMs: defaults.upstream.connectTimeoutMs,
       outageGraceMs: defaults.upstream.outageGraceMs,
-      maxConcurrentHandshakes: defaults.upstream.maxConcurrentHandshakes,
+      maxConcurrentHandshakes: extras.maxConcurrentHandshakes ?? defaults.upstream.maxConcurrentHandshakes,
       permessageDeflate: defaults.upstream.permessageDeflate,
     },
     stations: { allowUnknown: true, list: [] },
@@ -42,9 +59,9 @@ function benchConfig(upstreamUrl: string, dataDir: string): GatewayConfig {
 }
 
 async function main(): Promise<void> {
-  const [upstreamUrl, dataDir] = process.argv.slice(2);
-  if (!upstreamUrl || !dataDir) throw new Error('usage: gateway-process <upstream url> <data dir>');
-  const gateway = await Gateway.start(benchConfig(upstreamUrl, dataDir), { logger: createLogger('silent') });
+  const [upstreamUrl, dataDir, ...extra] = process.argv.slice(2);
+  if (!upstreamUrl || !dataDir) throw new Error('usage: gateway-process <upstream url> <data dir> [tls=<folder>] [handshakes=<n>]');
+  const gateway = await Gateway.start(benchConfig(upstreamUrl, dataDir, parseExtras(extra)), { logger: createLogger('silent') });
   serveBench(gateway.port, {
     counters: () => ({ ...gateway.metrics.snapshot(), stationsConnected: countLinks(gateway) }),
     stop: () => gateway.close(),

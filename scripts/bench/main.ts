@@ -18,6 +18,8 @@ import { NGINX_PATH, NginxProxy, nginxVersion } from './nginx-proxy.js';
 import { runObservedPhases } from './observed-phases.js';
 import { gatewayMeter, measureLatency, measureMemory, measureThroughput, nginxMeter, type BenchPath, type PhaseSettings } from './phases.js';
 import { machineBusy, openFileLimit, otherCores, otherProcessesCpu } from './proc-stat.js';
+import { peerTargets } from './peer-report.js';
+import { runPeerPhases } from './peer-phases.js';
 import { formatReport } from './report.js';
 import { evaluateTargets } from './targets.js';
 
@@ -53,10 +55,12 @@ function machineInfo(busy: number | undefined): MachineInfo {
 
 /** The run's own deadline: generous for the flags given, so it always ends by itself. */
 function timeLimitMs(options: BenchOptions): number {
-  const paths = 3 + (options.nodeRelay ? 1 : 0);
+  const paths = 3 + (options.nodeRelay ? 1 : 0) + (options.wsRelay ? 1 : 0);
   const perPath = options.waitIdleSeconds / paths + 2 * options.warmupSeconds + options.latencySeconds + options.throughputSeconds + options.rounds + 20;
   // The driver phase: about 2 s per 100,000 drivers here; allow ten times that.
-  return (180 + paths * perPath + options.drivers / 5_000 + options.siteDaySeconds + 2 * options.mixSeconds + 60) * 1000;
+  // Peer phases: the TLS closed loop and memory, two storms, four idle RSS readings.
+  const peers = 60 + 2 * (options.throughputSeconds + options.rounds) + options.memoryStations / 50 + options.stormStations / 20;
+  return (180 + paths * perPath + peers + options.drivers / 5_000 + options.siteDaySeconds + 2 * options.mixSeconds + 60) * 1000;
 }
 
 function fdNotes(options: BenchOptions, limit: number | undefined): string[] {
@@ -149,6 +153,12 @@ async function run(options: BenchOptions, cleanup: Cleanup): Promise<BenchResult
       // It reports frames and stations under the gateway's counter names, so the same meter reads it.
       paths.push({ name: 'node-relay', url: `ws://127.0.0.1:${relay.port}/ocpp`, proxy: gatewayMeter(relay, true) });
     }
+    if (options.wsRelay) {
+      const args = [cpmsUrl, ...(options.wsRelayParse ? ['parse'] : [])];
+      const relay = await BenchChild.start({ name: 'ws-relay', modulePath: join(HERE, 'ws-relay-process.js'), args, execArgv: ['--expose-gc'] }, cleanup);
+      stops.push(() => relay.stop());
+      paths.push({ name: 'ws-relay', url: `ws://127.0.0.1:${relay.port}/ocpp`, proxy: gatewayMeter(relay, true) });
+    }
     const settings = (phase: string, measureSeconds: number): PhaseSettings => ({
       stations: options.stations,
       warmupMs: options.warmupSeconds * 1000,
@@ -198,6 +208,8 @@ async function run(options: BenchOptions, cleanup: Cleanup): Promise<BenchResult
       memory.push(await measureMemory({ name: 'nginx', url: `ws://127.0.0.1:${nginx.port}/ocpp`, proxy: nginxMeter(nginx) }, options.memoryStations, 'mem-nginx-'));
     }
 
+    const peers = await runPeerPhases({ options, cleanup, workDir, benchDir: HERE, nginx: nginx !== undefined, cpmsUrl, cpmsPort: cpms.port, progress });
+
     let driverLookup: BenchResults['driverLookup'];
     if (options.drivers > 0) {
       // In this process, with every gateway stopped: CPU-bound, one core, no sockets.
@@ -237,8 +249,9 @@ async function run(options: BenchOptions, cleanup: Cleanup): Promise<BenchResult
       options: { ...options, phases: [...options.phases] },
       ...figures,
       otherLoad,
-      targets: evaluateTargets(figures, options),
+      targets: [...evaluateTargets(figures, options), ...peerTargets(peers, figures)],
       notes,
+      peers,
       ...(profile ? { profile } : {}),
     };
   } finally {

@@ -1,6 +1,7 @@
 import { formatTable } from '../../agent/src/cli/format-table.js';
 import type { BenchResults, ThroughputRun } from './bench-results.js';
 import { formatObserved } from './observed-phases.js';
+import { formatPeerReport } from './peer-report.js';
 import { addedP99Ms, throughputRatio } from './targets.js';
 
 function ms(value: number): string {
@@ -146,6 +147,8 @@ export function formatReport(results: BenchResults): string {
   }
 
   out.push(...formatObserved(results));
+  const peers = formatPeerReport(results).trimEnd();
+  if (peers) out.push(peers);
 
   out.push('', 'Targets');
   out.push(
