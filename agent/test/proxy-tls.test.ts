@@ -34,6 +34,8 @@ interface SeenUpgrade {
   /** CN of the client certificate, '' when the client sent none. */
   readonly peerCommonName: string;
   readonly tlsProtocol: string | null;
+  /** The gateway resumed an earlier TLS session (no full handshake). */
+  readonly reused: boolean;
 }
 
 interface TlsCpms extends TestCpms {
@@ -60,7 +62,7 @@ async function startTlsCpms(server: Pem, clientCa?: CertificateAuthority): Promi
       https.on('upgrade', (request: IncomingMessage, socket, head: Buffer) => {
         const tls = request.socket as TLSSocket;
         const peer = tls.getPeerCertificate();
-        upgrades.push({ url: request.url ?? '', peerCommonName: typeof peer.subject?.CN === 'string' ? peer.subject.CN : '', tlsProtocol: tls.getProtocol() });
+        upgrades.push({ url: request.url ?? '', peerCommonName: typeof peer.subject?.CN === 'string' ? peer.subject.CN : '', tlsProtocol: tls.getProtocol(), reused: tls.isSessionReused() });
         handleUpgrade(request, socket, head);
       });
       https.on('tlsClientError', (error: NodeJS.ErrnoException) => tlsErrors.push(error.code ?? error.message));
@@ -127,6 +129,28 @@ t.test('mutual TLS upstream: the gateway certificate, or a station its own', asy
   t.equal(seen.get('/ocpp/CP-SHARED'), 'gw-test', 'a station without its own certificate goes up as the gateway');
   t.equal(seen.get('/ocpp/CP-OWN'), 'CP-OWN-SERIAL', 'a station with its own certificate goes up as itself (Profile 3)');
   t.equal(cpms.upgrades.length, 2);
+
+  // A reconnect storm costs less when dials resume TLS sessions; never across identities.
+  const arrivingSecond = cpms.nextClient('CP-SHARED-2');
+  const second = await connectStation({ endpoint, identity: 'CP-SHARED-2' });
+  t.teardown(() => second.close({ force: true }));
+  (await arrivingSecond).handle('BootNotification', bootAccepted);
+  await second.call('BootNotification', BOOT_1_6);
+  const arrivingOwnAgain = cpms.nextClient('CP-OWN');
+  await own.close({ force: true });
+  const ownAgain = await connectStation({ endpoint, identity: 'CP-OWN' });
+  t.teardown(() => ownAgain.close({ force: true }));
+  (await arrivingOwnAgain).handle('BootNotification', bootAccepted);
+  await ownAgain.call('BootNotification', BOOT_1_6);
+  const later = cpms.upgrades.slice(2);
+  t.same(
+    later.map((upgrade) => [upgrade.url, upgrade.peerCommonName, upgrade.reused]),
+    [
+      ['/ocpp/CP-SHARED-2', 'gw-test', true],
+      ['/ocpp/CP-OWN', 'CP-OWN-SERIAL', true],
+    ],
+    "later dials resume their own identity's TLS session, and each still goes up as itself",
+  );
 });
 
 t.test('mutual TLS upstream: no client certificate, or an untrusted one, is a 502', async (t) => {

@@ -24,6 +24,7 @@ import type { RelayMetrics } from './relay-metrics.js';
 import { admitStation, type Admission } from './station-admission.js';
 import { StationLink } from './station-link.js';
 import type { LocalAnswerer } from '../ocpp/local-answerer.js';
+import { UpstreamTls } from './upstream-tls.js';
 import { dialUpstream, type DialRequest, type UpstreamConnection } from './upstream-dialer.js';
 
 /** How long links' upstreams may take to close at shutdown. */
@@ -85,6 +86,8 @@ export class StationListener {
   private secureServer: HttpsServer | undefined;
   /** The CPMS and the TLS files of the next dial; a renewed client certificate replaces the files. */
   private upstream: UpstreamConfig;
+  /** Parsed TLS contexts and session caches reused across dials (a reconnect storm). */
+  private readonly upstreamTls = new UpstreamTls();
 
   constructor(private readonly deps: StationListenerDeps) {
     const { config } = deps;
@@ -131,6 +134,7 @@ export class StationListener {
     });
     await Promise.all(closing);
     for (const server of this.servers) server.closeAllConnections();
+    this.upstreamTls.close();
   }
 
   /**
@@ -377,7 +381,7 @@ export class StationListener {
     }
     try {
       const timeoutMs = Math.max(1, request.timeoutMs - (Date.now() - startedAt));
-      return await dialUpstream(this.upstream, { ...request, timeoutMs, ...(stationGone ? { signal: stationGone } : {}) });
+      return await dialUpstream(this.upstream, { ...request, tls: this.upstreamTls, timeoutMs, ...(stationGone ? { signal: stationGone } : {}) });
     } finally {
       release();
     }

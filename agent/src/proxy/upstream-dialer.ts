@@ -9,6 +9,8 @@ import {
   UpstreamUnreachableError,
 } from '../errors.js';
 import type { StationConfig, UpstreamConfig } from '../config/gateway-config.js';
+import type { UpstreamTls } from './upstream-tls.js';
+import type { SecureContext } from 'node:tls';
 
 export interface EarlyFrame {
   readonly data: Buffer;
@@ -31,6 +33,8 @@ export interface DialRequest {
   readonly station?: StationConfig;
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;
+  /** Reused TLS contexts and sessions for `wss://` (upstream-tls.ts); without it each dial builds its own. */
+  readonly tls?: UpstreamTls;
 }
 
 /** Frames the CPMS may send toward the station; larger than the station limit (SendLocalList can be big). */
@@ -92,7 +96,8 @@ export function dialUpstream(upstream: UpstreamConfig, request: DialRequest): Pr
     // keeps its LAN password (meant for the gateway) on the LAN.
     headers.authorization = request.stationAuthorization;
   }
-  const options: ClientOptions = {
+  // ws hands these options to https.request and tls.connect, which take a ready `secureContext`.
+  const options: ClientOptions & { secureContext?: SecureContext } = {
     headers,
     handshakeTimeout: request.timeoutMs,
     maxPayload: UPSTREAM_MAX_FRAME_BYTES,
@@ -100,12 +105,19 @@ export function dialUpstream(upstream: UpstreamConfig, request: DialRequest): Pr
     perMessageDeflate: upstream.permessageDeflate ? UPSTREAM_DEFLATE : false,
     rejectUnauthorized: true,
   };
-  if (upstream.tls.ca) options.ca = upstream.tls.ca;
   const cert = credentials?.cert ?? upstream.tls.cert;
   const key = credentials?.cert ? credentials.key : upstream.tls.key;
-  if (cert && key) {
-    options.cert = cert;
-    options.key = key;
+  if (upstream.url.startsWith('wss:') && request.tls) {
+    // One parsed context and a TLS session cache per identity (upstream-tls.ts).
+    const setup = request.tls.setupFor(upstream.tls.ca, cert && key ? cert : undefined, cert && key ? key : undefined);
+    options.secureContext = setup.secureContext;
+    options.agent = setup.agent;
+  } else {
+    if (upstream.tls.ca) options.ca = upstream.tls.ca;
+    if (cert && key) {
+      options.cert = cert;
+      options.key = key;
+    }
   }
 
   let url: string;
