@@ -185,7 +185,7 @@ export class SessionObserver implements FrameObserver {
     }
     // Answers to the station's calls come from the CPMS, or from the gateway when it answers locally.
     if (answers === undefined || event.origin === 'station' || !rules.actions.has(answers.action)) return;
-    const commit = answers.action === 'StartTransaction' ? 'full' : 'normal';
+    const commit = answerCommitOf(answers.action);
     if (isCallResult(frame)) this.guarded(station, answers.action, commit, () => rules.result(station, answers, frame.payload));
     else if (isCallError(frame)) this.guarded(station, answers.action, commit, () => rules.error(station, answers, frame.errorCode));
   }
@@ -326,6 +326,19 @@ function commitOf(action: string, payload: unknown): Commit {
     return eventType === 'Started' || eventType === 'Ended' ? 'full' : 'normal';
   }
   return 'normal';
+}
+
+/**
+ * Only two answers carry session data: a 1.6 StartTransaction's (the session
+ * starts, `full`) and a 2.x TransactionEvent's (the idToken's status,
+ * `normal`). The others (MeterValues, StatusNotification, Authorize,
+ * BootNotification) write nothing: no transaction for them, which would also
+ * write the statuses waiting in memory at every answer.
+ */
+function answerCommitOf(action: string): Commit {
+  if (action === 'StartTransaction') return 'full';
+  if (action === 'TransactionEvent') return 'normal';
+  return 'memory';
 }
 
 function isCallResult(frame: OcppFrame): frame is CallResultFrame {
