@@ -36,6 +36,7 @@ export interface BenchOptions {
   /** Stations and measured seconds per kind of the mix phase (issue 10 target 2). */
   readonly mixStations: number;
   readonly mixSeconds: number;
+  readonly mixMeterValues: number;
   /** Issue 10 targets 3-5 (peer-phases.ts): the TLS phase, the storm, the ws relay beside the gateway. */
   readonly tls: boolean;
   readonly stormStations: number;
@@ -74,6 +75,7 @@ with nginx's against the issue's targets.
   --cpu-prof             V8 CPU profile of the gateway into bench-results/profiles/, summarised at the end
   --site-day-seconds S   real seconds of the site day (default 60, x120 time compression; 0 skips it)
   --mix-seconds S        measured seconds per kind (Heartbeat, mix) of the mix phase (default 10; 0 skips it)
+  --mix-meter-values N   MeterValues per session in the mix (default 60: an hour at one a minute)
   --only LIST            only these phases, comma separated: ${BENCH_PHASES.join(', ')}
   --no-tls               skip the phase with a wss:// CPMS requiring a client certificate
   --storm-stations N     stations reconnecting at once in the storm phase (default ${MAX_STATIONS}, 0 skips it)
@@ -112,6 +114,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     siteDaySeconds: quick ? 15 : 60,
     mixStations: quick ? 50 : 200,
     mixSeconds: quick ? 2 : 10,
+    mixMeterValues: 60,
     tls: true,
     stormStations: quick ? 100 : MAX_STATIONS,
     stormHandshakeBound: undefined as number | undefined,
@@ -171,6 +174,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         break;
       case '--mix-seconds':
         values.mixSeconds = secondsIn(flag, next(), 0);
+        break;
+      case '--mix-meter-values':
+        values.mixMeterValues = integerIn(flag, next(), 1, 1000);
         break;
       case '--only':
         values.phases = phasesIn(flag, next());

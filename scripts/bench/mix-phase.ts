@@ -13,12 +13,15 @@ import { sampleProcess } from './proc-stat.js';
  * each closed loop, so both see the same machine.
  *
  * The mix is what stations send over a session: for 1.6 Authorize,
- * StatusNotification, StartTransaction, StatusNotification, 10 MeterValues,
+ * StatusNotification, StartTransaction, StatusNotification, N MeterValues,
  * StopTransaction and two StatusNotifications; for 2.0.1 Authorize,
- * StatusNotification, TransactionEvent Started, 10 TransactionEvent Updated
+ * StatusNotification, TransactionEvent Started, N TransactionEvent Updated
  * with meter values, Ended, StatusNotification. Half the stations speak each.
+ * N is 60 by default: an hour of charging at one MeterValues a minute (the
+ * site the issue describes); `--mix-meter-values 10` is the earlier, start-
+ * and stop-heavy mix (a start and a stop every 9 calls).
  */
-const METER_VALUES_PER_SESSION = 10;
+export const DEFAULT_METER_VALUES_PER_SESSION = 60;
 const WARMUP_MS = 300;
 
 export interface MixOptions {
@@ -26,6 +29,8 @@ export interface MixOptions {
   /** Measured seconds per kind, split over `rounds`. */
   readonly seconds: number;
   readonly rounds: number;
+  /** MeterValues (or TransactionEvent Updated) per session. */
+  readonly meterValuesPerSession: number;
 }
 
 export interface MixKindFigures {
@@ -38,6 +43,7 @@ export interface MixRun {
   readonly stations: number;
   readonly rounds: number;
   readonly seconds: number;
+  readonly meterValuesPerSession: number;
   readonly heartbeat: MixKindFigures;
   readonly mix: MixKindFigures;
   /** Mix CPU per message over Heartbeat CPU per message. */
@@ -63,7 +69,7 @@ export async function measureMix(moduleDir: string, workDir: string, cleanup: Cl
         const script = scripts[index] as ChargePointScript;
         const at = new Date();
         queue.push(...script.start(at));
-        for (let n = 0; n < METER_VALUES_PER_SESSION; n += 1) queue.push(script.meter(at));
+        for (let n = 0; n < options.meterValuesPerSession; n += 1) queue.push(script.meter(at));
         queue.push(...script.stop(at));
       }
       return queue.shift() as ScriptedCall;
@@ -89,6 +95,7 @@ export async function measureMix(moduleDir: string, workDir: string, cleanup: Cl
       stations: options.stations,
       rounds: options.rounds,
       seconds: options.seconds,
+      meterValuesPerSession: options.meterValuesPerSession,
       heartbeat,
       mix,
       ratio: mix.usPerMessage / heartbeat.usPerMessage,

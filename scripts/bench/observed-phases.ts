@@ -32,8 +32,8 @@ export async function runObservedPhases(options: BenchOptions, moduleDir: string
     figures = { ...figures, siteDay };
   }
   if (options.phases.has('mix')) {
-    progress(`mix: ${options.mixStations} stations in closed loop, Heartbeats and the session mix taking turns, ${options.mixSeconds} s each`);
-    const mix = await measured(() => measureMix(moduleDir, workDir, cleanup, { stations: options.mixStations, seconds: options.mixSeconds, rounds: 2 * Math.max(1, Math.round(options.mixSeconds / 2)) }));
+    progress(`mix: ${options.mixStations} stations in closed loop, Heartbeats and the session mix (${options.mixMeterValues} MeterValues per session) taking turns, ${options.mixSeconds} s each`);
+    const mix = await measured(() => measureMix(moduleDir, workDir, cleanup, { stations: options.mixStations, seconds: options.mixSeconds, rounds: 2 * Math.max(1, Math.round(options.mixSeconds / 2)), meterValuesPerSession: options.mixMeterValues }));
     figures = { ...figures, mix };
   }
   return figures;
@@ -56,7 +56,7 @@ export function formatObserved(figures: ObservedFigures): string[] {
   if (mix) {
     out.push(
       '',
-      `7. CPU per relayed message, observed mix vs Heartbeat: ${mix.stations} stations, closed loop (one call in flight per station), ${mix.seconds} s each in ${mix.rounds} rounds; other processes ${mix.otherCores} cores`,
+      `7. CPU per relayed message, observed mix (${mix.meterValuesPerSession} MeterValues per session) vs Heartbeat: ${mix.stations} stations, closed loop (one call in flight per station), ${mix.seconds} s each in ${mix.rounds} rounds; other processes ${mix.otherCores} cores`,
       `   Heartbeat: ${mix.heartbeat.usPerMessage.toFixed(1)} us (${mix.heartbeat.messages} messages)`,
       `   mix:       ${mix.mix.usPerMessage.toFixed(1)} us (${mix.mix.messages} messages; sessions started ${mix.sessionsStarted}, ended ${mix.sessionsEnded}, not usable ${mix.payloadsMalformed})`,
       `   mix / Heartbeat: ${mix.ratio.toFixed(2)}x (target <= ${OBSERVED_TARGETS.mixVsHeartbeat}x)`,
