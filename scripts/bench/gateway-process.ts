@@ -9,53 +9,30 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIG_DEFAULTS } from '../../agent/src/config/config-schema.js';
 import type { GatewayConfig } from '../../agent/src/config/gateway-config.js';
 import { Gateway } from '../../agent/src/gateway.js';
 import { createLogger } from '../../agent/src/util/logger.js';
+import { benchGatewayConfig } from './bench-gateway-config.js';
 import { reportStartFailure, serveBench } from './child-ipc.js';
 
-interface BenchExtras {
+interface ProcessExtras {
   readonly tlsDir?: string;
   readonly maxConcurrentHandshakes?: number;
 }
 
-function parseExtras(args: readonly string[]): BenchExtras {
+function parseExtras(args: readonly string[]): ProcessExtras {
   const value = (name: string): string | undefined => args.find((arg) => arg.startsWith(`${name}=`))?.slice(name.length + 1);
   const handshakes = value('handshakes');
   const tlsDir = value('tls');
   return { ...(tlsDir ? { tlsDir } : {}), ...(handshakes ? { maxConcurrentHandshakes: Number(handshakes) } : {}) };
 }
 
-function benchConfig(upstreamUrl: string, dataDir: string, extras: BenchExtras = {}): GatewayConfig {
-  const defaults = CONFIG_DEFAULTS;
+function benchConfig(upstreamUrl: string, dataDir: string, extras: ProcessExtras): GatewayConfig {
   const dir = extras.tlsDir;
-  const tls = dir ? { ca: readFileSync(join(dir, 'ca.pem'), 'utf8'), cert: readFileSync(join(dir, 'client.pem'), 'utf8'), key: readFileSync(join(dir, 'client.key'), 'utf8') } : {};
-  return {
-    gatewayId: 'gw-bench',
-    dataDir,
-    listen: {
-      host: '127.0.0.1',
-      port: 0,
-      path: defaults.listen.path,
-      maxFrameBytes: defaults.listen.maxFrameBytes,
-      maxBufferedBytes: defaults.listen.maxBufferedBytes,
-      pingIntervalMs: defaults.listen.pingIntervalMs,
-    },
-    upstream: {
-      url: upstreamUrl,
-      tls,
-      connectTimeoutMs: defaults.upstream.connectTimeoutMs,
-      outageGraceMs: defaults.upstream.outageGraceMs,
-      maxConcurrentHandshakes: extras.maxConcurrentHandshakes ?? defaults.upstream.maxConcurrentHandshakes,
-      permessageDeflate: defaults.upstream.permessageDeflate,
-    },
-    stations: { allowUnknown: true, list: [] },
-    authorization: { mode: defaults.authorization.mode },
-    smartCharging: { ...defaults.smartCharging },
-    admin: { socket: join(dataDir, 'admin.sock') },
-    log: { level: 'silent' },
-  };
+  return benchGatewayConfig(upstreamUrl, dataDir, {
+    ...(dir ? { upstreamTls: { ca: readFileSync(join(dir, 'ca.pem'), 'utf8'), cert: readFileSync(join(dir, 'client.pem'), 'utf8'), key: readFileSync(join(dir, 'client.key'), 'utf8') } } : {}),
+    ...(extras.maxConcurrentHandshakes !== undefined ? { maxConcurrentHandshakes: extras.maxConcurrentHandshakes } : {}),
+  });
 }
 
 async function main(): Promise<void> {

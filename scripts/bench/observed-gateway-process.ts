@@ -10,49 +10,16 @@
  * (DEFAULT_SESSION_FLUSH_MS / N), so each flush holds what it would hold in
  * real time.
  */
-import { join } from 'node:path';
-import { CONFIG_DEFAULTS } from '../../agent/src/config/config-schema.js';
-import type { GatewayConfig } from '../../agent/src/config/gateway-config.js';
 import { Gateway } from '../../agent/src/gateway.js';
 import { DEFAULT_SESSION_FLUSH_MS } from '../../agent/src/sessions/session-observer.js';
 import { createLogger } from '../../agent/src/util/logger.js';
+import { benchGatewayConfig } from './bench-gateway-config.js';
 import { reportStartFailure, serveBench } from './child-ipc.js';
-
-function observedConfig(upstreamUrl: string, dataDir: string, mqttUrl: string): GatewayConfig {
-  const defaults = CONFIG_DEFAULTS;
-  return {
-    gatewayId: 'gw-bench-site',
-    dataDir,
-    listen: {
-      host: '127.0.0.1',
-      port: 0,
-      path: defaults.listen.path,
-      maxFrameBytes: defaults.listen.maxFrameBytes,
-      maxBufferedBytes: defaults.listen.maxBufferedBytes,
-      pingIntervalMs: defaults.listen.pingIntervalMs,
-    },
-    upstream: {
-      url: upstreamUrl,
-      tls: {},
-      connectTimeoutMs: defaults.upstream.connectTimeoutMs,
-      outageGraceMs: defaults.upstream.outageGraceMs,
-      maxConcurrentHandshakes: defaults.upstream.maxConcurrentHandshakes,
-      permessageDeflate: defaults.upstream.permessageDeflate,
-    },
-    stations: { allowUnknown: true, list: [] },
-    authorization: { mode: defaults.authorization.mode },
-    smartCharging: { ...defaults.smartCharging },
-    // aedes speaks MQTT 3.1.1 only (scripts/demo/demo-broker.ts).
-    mqtt: { url: mqttUrl, tls: {}, topicPrefix: defaults.mqtt.topicPrefix, outboxMaxEvents: defaults.mqtt.outboxMaxEvents, protocolVersion: 4 },
-    admin: { socket: join(dataDir, 'admin.sock') },
-    log: { level: 'silent' },
-  };
-}
 
 async function main(): Promise<void> {
   const [upstreamUrl, dataDir, mqttUrl, compression] = process.argv.slice(2);
   if (!upstreamUrl || !dataDir || !mqttUrl) throw new Error('usage: observed-gateway-process <upstream url> <data dir> <mqtt url>');
-  const gateway = await Gateway.start(observedConfig(upstreamUrl, dataDir, mqttUrl), {
+  const gateway = await Gateway.start(benchGatewayConfig(upstreamUrl, dataDir, { gatewayId: 'gw-bench-site', mqttUrl }), {
     logger: createLogger('silent'),
     sessionFlushMs: Math.max(1, Math.round(DEFAULT_SESSION_FLUSH_MS / Number(compression ?? 1))),
   });

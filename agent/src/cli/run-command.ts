@@ -131,11 +131,12 @@ export const runCommand: CliCommand = async (args, io) => {
     throw error;
   }
   status = () => gateway.status();
-  if (loaded.kind === 'awaiting-enrollment' || provisioning?.enrolled()) showClaimedOnConsole(device.dataDir, gateway, logger);
   if (provisioning) {
     provisioning.publishTo((event) => gateway.reportGatewayEvent(event));
+    // Read once: an enrolled gateway (also one that just enrolled) shows its station URL and renews.
     const identity = provisioning.enrolled();
     if (identity) {
+      showClaimedOnConsole(device.dataDir, gateway, logger);
       provisioning.startRenewal(identity, (renewed) => {
         const next = enrolledConfig(configPath, io.env, logger);
         if (!next) return;

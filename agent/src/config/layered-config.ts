@@ -21,7 +21,7 @@ import { resolveDataDir } from './config-paths.js';
 import { describeFsError } from './config-tls-files.js';
 import { field, isRecord } from './config-values.js';
 import type { DeviceConfig, GatewayConfig } from './gateway-config.js';
-import { parseConfig, parseDeviceConfig, type ParseConfigOptions } from './load-config.js';
+import { parseConfig, parseDeviceConfig, readConfigFile, type ParseConfigOptions } from './load-config.js';
 
 export type LoadedConfig =
   | { readonly kind: 'ready'; readonly config: GatewayConfig; readonly sources: ValueSources }
@@ -68,15 +68,7 @@ export interface LayerOptions {
 
 /** Read the file at `path`, then the enrolled layers from its `dataDir`, and resolve them together. */
 export function loadLayeredConfig(path: string, env: NodeJS.ProcessEnv, options: LayerOptions = {}): LoadedConfig {
-  const file = resolve(path);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error: unknown) {
-    const reason = describeFsError(error);
-    throw new ConfigError(`cannot read the file: ${reason}`, [{ path: '$', message: `cannot read ${file}: ${reason}` }], { cause: error });
-  }
-  const local = parseJson(text);
+  const { file, document: local } = readConfigFile(path);
   const baseDir = dirname(file);
   const dataDirValue = field(local, 'dataDir');
   const dataDir = resolveDataDir(typeof dataDirValue === 'string' && dataDirValue !== '' ? dataDirValue : undefined, baseDir, env);
@@ -153,9 +145,10 @@ export function receivedConfigValidator(
   return (received, certificates) => {
     let local: unknown;
     try {
-      local = parseJson(readFileSync(file, 'utf8'));
+      local = readConfigFile(file).document;
     } catch (error: unknown) {
-      return [`the local configuration ${file} cannot be read: ${error instanceof ConfigError ? error.problems.map((problem) => problem.message).join('; ') : describeFsError(error)}`];
+      if (!(error instanceof ConfigError)) throw error;
+      return [`the local configuration ${file} cannot be read: ${error.problems.map((problem) => problem.message).join('; ')}`];
     }
     const identity: IdentityCertificates = {
       keyPath: certificates.keyPath,

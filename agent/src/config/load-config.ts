@@ -60,8 +60,8 @@ export function resolveConfigPath(flag: string | undefined, env: NodeJS.ProcessE
   return resolve(chosen);
 }
 
-/** Read and validate the config file at `path`. Throws ConfigError listing every problem. */
-export function loadConfig(path: string, env: NodeJS.ProcessEnv): GatewayConfig {
+/** The config file at `path` as parsed JSON, with its absolute path. Throws ConfigError when it cannot be read or parsed. */
+export function readConfigFile(path: string): { readonly file: string; readonly document: unknown } {
   const file = resolve(path);
   let text: string;
   try {
@@ -72,8 +72,13 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv): GatewayConfig 
       cause: error,
     });
   }
-  const value = parseJson(text);
-  return parseConfig(value, { baseDir: dirname(file), env, source: file });
+  return { file, document: parseJson(text) };
+}
+
+/** Read and validate the config file at `path`. Throws ConfigError listing every problem. */
+export function loadConfig(path: string, env: NodeJS.ProcessEnv): GatewayConfig {
+  const { file, document } = readConfigFile(path);
+  return parseConfig(document, { baseDir: dirname(file), env, source: file });
 }
 
 /** Validate an in-memory config (same shape as the file) and resolve it. */

@@ -21,9 +21,14 @@ export interface CliRunOptions {
 
 /** Spawn the real `pleevi-edge` as a process and collect its exit code and output. */
 export function runCli(args: readonly string[], options: CliRunOptions = {}): Promise<CliRun> {
+  return runNodeScript(CLI, args, options);
+}
+
+/** Spawn one of the project's Node programs (pleevi-edge, pleevi-provision) from the checkout and collect its exit code and output. */
+export function runNodeScript(script: string, args: readonly string[], options: CliRunOptions = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const env = options.env ? { PATH: process.env.PATH ?? '', ...options.env } : process.env;
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [script, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

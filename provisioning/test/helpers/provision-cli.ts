@@ -8,18 +8,12 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
+import { ROOT, runNodeScript, type CliRun } from '../../../agent/test/helpers/run-cli.js';
 import { loadOrCreateIdentity, type DeviceIdentity } from '../../../agent/src/provisioning/device-identity.js';
 
-export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export { ROOT, type CliRun };
 export const PROVISION_CLI = join(ROOT, 'provisioning/bin/pleevi-provision.js');
-
-export interface CliRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 export function tempDir(t: Test, prefix = 'pv-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -29,15 +23,7 @@ export function tempDir(t: Test, prefix = 'pv-'): string {
 
 /** Run one command with a clean environment: PATH plus `env`. */
 export function runProvision(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PROVISION_CLI, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runNodeScript(PROVISION_CLI, args, { env });
 }
 
 export interface PreparedService {
