@@ -24,6 +24,8 @@ import { lanAddresses, urlHost } from './provisioning/lan-addresses.js';
 import type { LanPageView } from './provisioning/lan-page.js';
 import type { ProvisioningStatus } from './provisioning/provisioning-runtime.js';
 import { GATEWAY_VERSION } from './version.js';
+import type { ConnectionSecurity } from './proxy/hop-security.js';
+import { SecurityEventObserver } from './sessions/security-event-observer.js';
 
 /** How long the daemon waits for another process's write lock before its write waits in memory instead. */
 export const DAEMON_BUSY_TIMEOUT_MS = 250;
@@ -71,6 +73,8 @@ export interface StationStatus {
   readonly connectedAt: string;
   readonly heldCpmsCalls: number;
   readonly queuedGatewayCalls: number;
+  /** Both hops' security profiles (docs/station-interface.md "Security report"). */
+  readonly security?: ConnectionSecurity;
 }
 
 export interface GatewayStatus {
@@ -181,6 +185,7 @@ export class Gateway {
     });
     this.pipeline.add(this.schedules);
     for (const handler of scheduleCommandHandlers(this.schedules)) this.cloud?.register(handler);
+    this.pipeline.add(new SecurityEventObserver((payload) => this.storeEventAlone({ topic: 'station', payload }), logger.child({ feature: 'security-events' })));
     for (const observer of observers) this.pipeline.add(observer);
     // An injected directory (tests, the demo) does not come from the copy.
     const driverListUnreadable = deps.drivers === undefined ? opened.copyFailure : undefined;
@@ -228,7 +233,11 @@ export class Gateway {
    * it with a log line; the relay goes on.
    */
   reportGatewayEvent(payload: GatewayLifecycleEvent): void {
-    const event: GatewayEvent = { topic: 'gateway', payload };
+    this.storeEventAlone({ topic: 'gateway', payload });
+  }
+
+  private storeEventAlone(event: GatewayEvent): void {
+    const { payload } = event;
     try {
       this.store.transaction(() => this.events.emit?.(event))();
     } catch (error: unknown) {
@@ -337,6 +346,7 @@ export class Gateway {
       connectedAt: new Date(link.connectedAt).toISOString(),
       heldCpmsCalls: link.lane.heldCpmsCallCount,
       queuedGatewayCalls: link.lane.queuedGatewayCallCount,
+      ...(link.info.security ? { security: link.info.security } : {}),
     }));
     stations.sort((a, b) => a.stationId.localeCompare(b.stationId));
     return {

@@ -4,6 +4,7 @@ import { StationDetails, type ConnectorStatus, type StationDetail } from '../ses
 import { DATABASE_FILE } from '../store/gateway-store.js';
 import { EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './cli-io.js';
 import { formatTable } from './format-table.js';
+import { describeHop } from '../proxy/hop-security.js';
 import { terminalSafeJson } from './terminal-safe.js';
 import { readStore } from './read-store.js';
 import { loadCliConfig } from './load-cli-config.js';
@@ -13,7 +14,9 @@ const STATIONS_USAGE = `Usage: pleevi-edge stations [--json] [--config FILE]
 
 Every station the gateway has seen, from its database: protocol, vendor,
 model, serial number and firmware (BootNotification), last connect and
-disconnect, and the last status of each connector (StatusNotification).
+disconnect, the security profile of both hops at the last connection (LAN
+and upstream: profile, ws/wss, Basic Auth or client certificate, TLS
+version), and the last status of each connector (StatusNotification).
 Works with the daemon running or stopped; for the live connections use
 "pleevi-edge status".
 `;
@@ -36,7 +39,7 @@ export const stationsCommand: CliCommand = async (args, io) => {
   }
   io.stdout.write(
     formatTable(
-      ['STATION', 'PROTOCOL', 'VENDOR', 'MODEL', 'SERIAL', 'FIRMWARE', 'LAST CONNECTED', 'LAST DISCONNECTED', 'CONNECTORS'],
+      ['STATION', 'PROTOCOL', 'VENDOR', 'MODEL', 'SERIAL', 'FIRMWARE', 'LAST CONNECTED', 'LAST DISCONNECTED', 'SECURITY (LAN > UPSTREAM)', 'CONNECTORS'],
       stations.map((station) => [
         station.stationId,
         station.protocol || '-',
@@ -46,6 +49,7 @@ export const stationsCommand: CliCommand = async (args, io) => {
         station.firmwareVersion ?? '-',
         station.lastConnectedAt === null ? '-' : shortTime(station.lastConnectedAt),
         station.lastDisconnectedAt === null ? '-' : shortTime(station.lastDisconnectedAt),
+        station.security ? `${describeHop(station.security.station)} > ${describeHop(station.security.upstream)}` : '-',
         station.connectors.map(connectorLabel).join(' ') || '-',
       ]),
     ),

@@ -6,6 +6,7 @@ import type { ProvisioningStatus } from '../provisioning/provisioning-runtime.js
 import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
 import { loadCliConfig } from './load-cli-config.js';
 import { formatTable } from './format-table.js';
+import { describeHop } from '../proxy/hop-security.js';
 import { terminalSafe, terminalSafeJson } from './terminal-safe.js';
 
 /** `pleevi-edge status`: the live picture, from the running daemon over the admin socket. */
@@ -64,8 +65,16 @@ export const statusCommand: CliCommand = async (args, io) => {
   if (status.stations.length > 0) {
     io.stdout.write(
       formatTable(
-        ['STATION', 'PROTOCOL', 'STATE', 'REMOTE', 'CONNECTED SINCE'],
-        status.stations.map((station) => [station.stationId, station.protocol || '-', station.state, station.remoteAddress, station.connectedAt]),
+        ['STATION', 'PROTOCOL', 'STATE', 'REMOTE', 'CONNECTED SINCE', 'LAN SECURITY', 'UPSTREAM SECURITY'],
+        status.stations.map((station) => [
+          station.stationId,
+          station.protocol || '-',
+          station.state,
+          station.remoteAddress,
+          station.connectedAt,
+          station.security ? describeHop(station.security.station) : '-',
+          station.security ? describeHop(station.security.upstream) : '-',
+        ]),
       ),
     );
   }

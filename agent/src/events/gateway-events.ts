@@ -1,3 +1,5 @@
+import type { ConnectionSecurity } from '../proxy/hop-security.js';
+
 /**
  * Events the gateway reports to the cloud (docs/cloud.md "Event payloads":
  * `P/events/session`, `P/events/station`). The payloads here are the published
@@ -40,6 +42,8 @@ interface StationEventBase {
 export interface StationConnectedEvent extends StationEventBase {
   readonly event: 'connected';
   readonly remoteAddress: string;
+  /** The profile of each hop, TLS version, cipher, certificate expiry (docs/station-interface.md "Security report"). */
+  readonly security?: ConnectionSecurity;
 }
 
 export interface StationDisconnectedEvent extends StationEventBase {
@@ -75,7 +79,17 @@ export interface StationStatusEvent extends StationEventBase {
   readonly statusAt: string;
 }
 
-export type StationEvent = StationConnectedEvent | StationDisconnectedEvent | StationBootEvent | StationStatusEvent;
+/** From SecurityEventNotification (2.0.1 A04, 1.6 Security Whitepaper section 4): recorded on the way through. */
+export interface StationSecurityEvent extends StationEventBase {
+  readonly event: 'security';
+  /** The security event type, e.g. `FirmwareUpdated`, `InvalidCentralSystemCertificate` (2.0.1 Appendix 1). */
+  readonly type: string;
+  /** The station's timestamp (ISO 8601, UTC); the receive time when it sent none. */
+  readonly occurredAt: string;
+  readonly techInfo: string | null;
+}
+
+export type StationEvent = StationConnectedEvent | StationDisconnectedEvent | StationBootEvent | StationStatusEvent | StationSecurityEvent;
 
 /** `P/events/schedule` (docs/schedules.md "Schedule events"): what happened to a cloud schedule on a station. */
 export interface ScheduleEvent {

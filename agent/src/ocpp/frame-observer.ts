@@ -1,3 +1,4 @@
+import type { ConnectionSecurity } from '../proxy/hop-security.js';
 import type { CallFrame, OcppFrame } from './ocpp-frame.js';
 
 /** Who sent a frame. `gateway` frames are the gateway's own calls (the call lane). */
@@ -8,6 +9,8 @@ export interface StationInfo {
   /** The negotiated subprotocol, e.g. `ocpp1.6`; empty when none was agreed. */
   readonly protocol: string;
   readonly remoteAddress: string;
+  /** Both hops' security profiles as negotiated when the station connected (proxy/hop-security.ts). */
+  readonly security?: ConnectionSecurity;
 }
 
 /** One parsed frame on its way through, with the call it answers when it is a reply. */

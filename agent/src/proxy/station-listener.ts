@@ -23,6 +23,7 @@ import { writeHttpRefusal } from './http-refusal.js';
 import type { RelayMetrics } from './relay-metrics.js';
 import { admitStation, type Admission } from './station-admission.js';
 import { StationLink } from './station-link.js';
+import { stationHopSecurity, type ConnectionSecurity } from './hop-security.js';
 import type { LocalAnswerer } from '../ocpp/local-answerer.js';
 import { UpstreamTls } from './upstream-tls.js';
 import { dialUpstream, type DialRequest, type UpstreamConnection } from './upstream-dialer.js';
@@ -312,11 +313,12 @@ export class StationListener {
     // The redial needs only these, not the whole request (kept alive for the link's life otherwise).
     const stationAuthorization = request.headers.authorization;
     const station = admission.station;
+    const security: ConnectionSecurity = { station: stationHopSecurity(request, secure), upstream: upstream.security };
     let upgraded = false;
     this.websocketServer.handleUpgrade(request, socket, head, (stationSocket: WebSocket) => {
       upgraded = true;
       const link = new StationLink({
-        station: { stationId, protocol: upstream.protocol, remoteAddress },
+        station: { stationId, protocol: upstream.protocol, remoteAddress, security },
         stationSocket,
         upstreamSocket: upstream.socket,
         earlyUpstreamFrames: upstream.early,
@@ -351,7 +353,7 @@ export class StationListener {
         },
       });
       this.links.set(stationId, link);
-      log.info({ protocol: upstream.protocol, remoteAddress, secure }, 'station connected');
+      log.info({ protocol: upstream.protocol, remoteAddress, secure, profile: security.station.profile, upstreamProfile: security.upstream.profile }, 'station connected');
     });
     // ws completes an upgrade synchronously (no verifyClient, no compression
     // toward stations) or refuses it and drops the socket: then the CPMS

@@ -11,6 +11,7 @@ import {
 import type { StationConfig, UpstreamConfig } from '../config/gateway-config.js';
 import type { UpstreamTls } from './upstream-tls.js';
 import type { SecureContext } from 'node:tls';
+import { upstreamHopSecurity, type HopSecurity } from './hop-security.js';
 
 export interface EarlyFrame {
   readonly data: Buffer;
@@ -23,6 +24,8 @@ export interface UpstreamConnection {
   readonly protocol: string;
   /** Frames the CPMS sent before the link took the socket over, in order. */
   readonly early: EarlyFrame[];
+  /** The hop's profile, TLS version, cipher and certificates (hop-security.ts). */
+  readonly security: HopSecurity;
 }
 
 export interface DialRequest {
@@ -130,6 +133,11 @@ export function dialUpstream(upstream: UpstreamConfig, request: DialRequest): Pr
     let settled = false;
     const early: EarlyFrame[] = [];
     const socket = new WebSocket(url, [...request.protocols], options);
+    let security: HopSecurity | undefined;
+    // The 101 answer's socket is the TLS session with the CPMS: read it before ws takes it over.
+    socket.once('upgrade', (response: IncomingMessage) => {
+      security = upstreamHopSecurity(response.socket, headers.authorization);
+    });
 
     const settle = (error: Error | undefined): void => {
       if (settled) return;
@@ -143,7 +151,7 @@ export function dialUpstream(upstream: UpstreamConfig, request: DialRequest): Pr
         socket.removeAllListeners('message');
         reject(error);
       } else {
-        resolve({ socket, protocol: socket.protocol, early });
+        resolve({ socket, protocol: socket.protocol, early, security: security ?? upstreamHopSecurity(undefined, headers.authorization) });
       }
     };
     const onAbort = (): void => {

@@ -160,7 +160,7 @@ export class SessionObserver implements FrameObserver {
   onStationConnected(station: StationInfo): void {
     // The station's row first: boot details and schedules are written against it.
     this.guarded(station, 'connect', 'normal', () => {
-      this.records.connected(station.stationId, station.protocol, station.remoteAddress, this.frameTime());
+      this.records.connected(station.stationId, station.protocol, station.remoteAddress, this.frameTime(), station.security);
       this.stations.connected(station);
     });
   }

@@ -1,3 +1,4 @@
+import { parseStoredSecurity, type ConnectionSecurity } from '../proxy/hop-security.js';
 import type { SqliteDatabase } from '../store/gateway-store.js';
 
 export interface BootDetails {
@@ -35,6 +36,8 @@ export interface StationDetail {
   readonly lastCloseCode: number | null;
   readonly remoteAddress: string | null;
   readonly connectCount: number;
+  /** Both hops' security profiles at the last connection; null for a station last seen before version 0.2. */
+  readonly security: ConnectionSecurity | null;
   readonly connectors: readonly ConnectorStatus[];
 }
 
@@ -53,6 +56,7 @@ interface StationRow {
   last_close_code: number | null;
   remote_address: string | null;
   connect_count: number;
+  security: string | null;
 }
 
 interface ConnectorRow {
@@ -90,7 +94,7 @@ export class StationDetails {
         error_code = excluded.error_code, info = excluded.info, status_at = excluded.status_at, updated_at = excluded.updated_at`);
     this.stationsStatement = db.prepare<[], StationRow>(`
       SELECT station_id, protocol, vendor, model, serial_number, firmware_version, boot_reason, last_boot_at, first_seen_at,
-        last_connected_at, last_disconnected_at, last_close_code, remote_address, connect_count
+        last_connected_at, last_disconnected_at, last_close_code, remote_address, connect_count, security
       FROM stations ORDER BY station_id`);
     this.connectorsStatement = db.prepare<[], ConnectorRow>(
       'SELECT * FROM connector_status ORDER BY station_id, coalesce(evse_id, -1), connector_id',
@@ -134,6 +138,7 @@ export class StationDetails {
       lastCloseCode: row.last_close_code,
       remoteAddress: row.remote_address,
       connectCount: row.connect_count,
+      security: parseStoredSecurity(row.security),
       connectors: connectors.get(row.station_id) ?? [],
     }));
   }

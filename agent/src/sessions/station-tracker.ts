@@ -36,7 +36,13 @@ export class StationTracker {
   connected(station: StationInfo): void {
     this.deps.emit({
       topic: 'station',
-      payload: { event: 'connected', stationId: station.stationId, ocppVersion: ocppVersionOf(station.protocol), remoteAddress: station.remoteAddress },
+      payload: {
+        event: 'connected',
+        stationId: station.stationId,
+        ocppVersion: ocppVersionOf(station.protocol),
+        remoteAddress: station.remoteAddress,
+        ...(station.security ? { security: station.security } : {}),
+      },
     });
   }
 
