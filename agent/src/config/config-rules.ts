@@ -76,6 +76,11 @@ export function crossFieldProblems(document: unknown): ConfigProblem[] {
 
   const listen = field(document, 'listen');
   const listenTls = field(listen, 'tls');
+  for (const { station, path } of stationEntries(document)) {
+    if (station['profile'] === 3 && field(listenTls, 'clientCa') === undefined) {
+      problems.push({ path: `${path}.profile`, message: 'profile 3 needs listen.tls.clientCa: the CA that signs the station certificates' });
+    }
+  }
   if (isRecord(listenTls)) {
     const plainPort = field(listen, 'port') ?? CONFIG_DEFAULTS.listen.port;
     const tlsPort = listenTls['port'] ?? CONFIG_DEFAULTS.listen.tlsPort;

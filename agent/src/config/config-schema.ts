@@ -55,7 +55,7 @@ export interface ConfigFile {
     host?: string;
     port?: number;
     path?: string;
-    tls?: { cert: string; key: string; port?: number };
+    tls?: { cert: string; key: string; port?: number; clientCa?: string; crl?: string };
     maxFrameBytes?: number;
     maxBufferedBytes?: number;
     pingIntervalMs?: number;
@@ -89,6 +89,7 @@ export interface TlsFilesFile {
 
 export interface StationFile {
   id: string;
+  profile?: 0 | 1 | 2 | 3;
   password?: string;
   passwordHash?: string;
   upstream?: { username?: string; password?: string; cert?: string; key?: string };
@@ -137,6 +138,8 @@ const station = {
       pattern: '^(?!\\.+$)[A-Za-z0-9*\\-_=+|@.]+$',
       errorMessage: 'must be 1 to 48 characters of A-Z a-z 0-9 * - _ = + | @ . and not only dots (OCPP 2.0.1 charging station identity)',
     },
+    // The weakest OCPP security profile this station may connect with (docs/station-interface.md "Security profiles").
+    profile: { enum: [0, 1, 2, 3] },
     password: nonEmptyString,
     // Checked by isValidPasswordHash in the loader, so the rule lives in one place.
     passwordHash: nonEmptyString,
@@ -196,7 +199,8 @@ export const CONFIG_SCHEMA = {
           type: 'object',
           additionalProperties: false,
           required: ['cert', 'key'],
-          properties: { cert: pemSource, key: pemSource, port: port(CONFIG_DEFAULTS.listen.tlsPort) },
+          properties: { cert: pemSource, key: pemSource, port: port(CONFIG_DEFAULTS.listen.tlsPort), clientCa: pemSource, crl: pemSource },
+          dependencies: { crl: ['clientCa'] },
         },
         maxFrameBytes: integer(1024, 104_857_600, CONFIG_DEFAULTS.listen.maxFrameBytes),
         maxBufferedBytes: integer(1024, 1_073_741_824, CONFIG_DEFAULTS.listen.maxBufferedBytes),

@@ -6,12 +6,14 @@ import { field, isRecord, stationEntries } from './config-values.js';
 
 /** Reading the PEM files a config names (or inline PEM), each checked by OpenSSL. */
 
-type PemKind = 'ca' | 'cert' | 'key';
+type PemKind = 'ca' | 'cert' | 'key' | 'clientCa' | 'crl';
 
 const PEM_MARKERS: Readonly<Record<PemKind, { pattern: RegExp; what: string }>> = {
   ca: { pattern: /-----BEGIN CERTIFICATE-----/, what: 'a PEM certificate' },
   cert: { pattern: /-----BEGIN CERTIFICATE-----/, what: 'a PEM certificate' },
   key: { pattern: /-----BEGIN [A-Z ]*PRIVATE KEY-----/, what: 'a PEM private key' },
+  clientCa: { pattern: /-----BEGIN CERTIFICATE-----/, what: 'a PEM certificate' },
+  crl: { pattern: /-----BEGIN X509 CRL-----/, what: 'a PEM certificate revocation list' },
 };
 
 /** Every place a TLS file may be named, with the kinds it accepts. */
@@ -20,7 +22,7 @@ function tlsLocations(document: unknown): Array<{ block: Record<string, unknown>
   const add = (block: unknown, path: string, kinds: readonly PemKind[]): void => {
     if (isRecord(block)) locations.push({ block, path, kinds });
   };
-  add(field(field(document, 'listen'), 'tls'), '$.listen.tls', ['cert', 'key']);
+  add(field(field(document, 'listen'), 'tls'), '$.listen.tls', ['cert', 'key', 'clientCa', 'crl']);
   add(field(field(document, 'upstream'), 'tls'), '$.upstream.tls', ['ca', 'cert', 'key']);
   for (const { station, path } of stationEntries(document)) add(station['upstream'], `${path}.upstream`, ['cert', 'key']);
   add(field(field(document, 'mqtt'), 'tls'), '$.mqtt.tls', ['ca', 'cert', 'key']);
@@ -45,11 +47,11 @@ export function readTlsFiles(document: unknown, baseDir: string, problems: Confi
       loaded[kind] = text;
       pem.set(`${path}.${kind}`, text);
     }
-    if (loaded.cert === undefined && loaded.key === undefined && loaded.ca === undefined) continue;
+    if (loaded.cert === undefined && loaded.key === undefined && loaded.ca === undefined && loaded.clientCa === undefined) continue;
     if ((loaded.cert === undefined) !== (loaded.key === undefined)) continue; // the half that failed is reported already
     try {
       // Catches a key that does not belong to the certificate, or an encrypted key, now instead of at the first handshake.
-      createSecureContext({ cert: loaded.cert, key: loaded.key, ca: loaded.ca });
+      createSecureContext({ cert: loaded.cert, key: loaded.key, ca: loaded.ca ?? loaded.clientCa, ...(loaded.crl !== undefined ? { crl: loaded.crl } : {}) });
     } catch (error: unknown) {
       problems.push({ path, message: `rejected by OpenSSL: ${error instanceof Error ? error.message : String(error)}` });
     }

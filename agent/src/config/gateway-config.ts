@@ -21,7 +21,15 @@ export interface ListenConfig {
   /** URL prefix before the station id, e.g. `/ocpp`. Always starts with `/`, never ends with one. */
   readonly path: string;
   /** Profile 2 listener for stations that speak `wss://`. */
-  readonly tls?: { readonly port: number; readonly cert: string; readonly key: string };
+  readonly tls?: {
+    readonly port: number;
+    readonly cert: string;
+    readonly key: string;
+    /** Station CA(s): with it the listener asks stations for a client certificate (Profile 3). */
+    readonly clientCa?: string;
+    /** Revoked station certificates (PEM X509 CRL of the station CA). */
+    readonly crl?: string;
+  };
   /** Largest WebSocket message accepted from a station, in bytes. */
   readonly maxFrameBytes: number;
   /** Bytes allowed to queue toward one slow peer before its link is closed. */
@@ -50,6 +58,8 @@ export interface StationUpstreamConfig {
 
 export interface StationConfig {
   readonly id: string;
+  /** The weakest security profile the station may connect with (0 when not set: any). */
+  readonly profile?: 0 | 1 | 2 | 3;
   /** Plain password to check locally (Profile 1). */
   readonly password?: string;
   /** `scrypt$N$r$p$salt$hash`, see `pleevi-edge password hash`. */

@@ -162,6 +162,8 @@ function resolveDevice(file: ConfigFile, pem: ReadonlyMap<string, string>, optio
               port: listen.tls.port ?? CONFIG_DEFAULTS.listen.tlsPort,
               cert: requirePem(pem, '$.listen.tls.cert'),
               key: requirePem(pem, '$.listen.tls.key'),
+              ...(pem.has('$.listen.tls.clientCa') ? { clientCa: requirePem(pem, '$.listen.tls.clientCa') } : {}),
+              ...(pem.has('$.listen.tls.crl') ? { crl: requirePem(pem, '$.listen.tls.crl') } : {}),
             },
           }
         : {}),
@@ -192,6 +194,7 @@ function resolveConfig(file: ConfigFile, upstream: NonNullable<ConfigFile['upstr
     const stationUpstream = station.upstream;
     return {
       id: station.id,
+      ...(station.profile !== undefined ? { profile: station.profile } : {}),
       ...(station.password !== undefined ? { password: station.password } : {}),
       ...(station.passwordHash !== undefined ? { passwordHash: station.passwordHash } : {}),
       ...(stationUpstream !== undefined

@@ -5,6 +5,7 @@ import { GateFullError } from '../errors.js';
 import { stationIdProblem } from '../ocpp/station-identity.js';
 import type { ConcurrencyGate } from '../util/concurrency-gate.js';
 import type { AuthFailureLimiter } from './auth-failure-limiter.js';
+import { profileRefusal } from './station-profile-check.js';
 
 export type Admission =
   | { readonly admitted: true; readonly stationId: string; readonly station?: StationConfig; readonly protocols: string[] }
@@ -41,7 +42,8 @@ const HASHING_BUSY_RETRY_AFTER_S = 5;
 /**
  * Decide whether a station's WebSocket upgrade may proceed, before any
  * upstream connection is opened: path and station id (docs/station-interface.md),
- * allow-list (404 for unknown ids, as CSMSs answer), and Profile 1 Basic Auth
+ * allow-list (404 for unknown ids, as CSMSs answer), the station's configured
+ * security profile (station-profile-check.ts), and Profile 1 Basic Auth
  * checked locally when a password is configured (401 on a wrong one).
  */
 export async function admitStation(request: IncomingMessage, context: AdmissionContext): Promise<Admission> {
@@ -59,6 +61,8 @@ export async function admitStation(request: IncomingMessage, context: AdmissionC
   if (idProblem) return refuse(400, idProblem);
   const station = stationsById.get(stationId);
   if (!station && !config.stations.allowUnknown) return refuse(404, 'station is not on the allow-list');
+  const weaker = profileRefusal(request, stationId, station);
+  if (weaker) return refuse(weaker.status, weaker.reason, weaker.headers);
 
   if (station && (station.password !== undefined || station.passwordHash !== undefined)) {
     // Keyed by address *and* id: stations behind one NAT share an address, and

@@ -117,7 +117,10 @@ export class StationListener {
     const plain = createHttpServer(limits, onRequest);
     const port = await this.bind(plain, listen.port, listen.host, false);
     if (!listen.tls) return { port };
-    const secure = createHttpsServer({ ...limits, cert: listen.tls.cert, key: listen.tls.key, handshakeTimeout: timeoutMs }, onRequest);
+    // With station CAs the listener asks every station for a certificate but lets the handshake finish without one:
+    // admission then answers a missing or rejected certificate with an HTTP status and a log line (station-profile-check.ts).
+    const stationCas = listen.tls.clientCa ? { ca: listen.tls.clientCa, requestCert: true, rejectUnauthorized: false, ...(listen.tls.crl ? { crl: listen.tls.crl } : {}) } : {};
+    const secure = createHttpsServer({ ...limits, cert: listen.tls.cert, key: listen.tls.key, ...stationCas, handshakeTimeout: timeoutMs }, onRequest);
     this.secureServer = secure;
     const tlsPort = await this.bind(secure, listen.tls.port, listen.host, true);
     return { port, tlsPort };
@@ -143,7 +146,9 @@ export class StationListener {
    * already connected keep their connection (docs/provisioning.md "Renewal").
    */
   replaceServerCertificate(cert: string, key: string): void {
-    this.secureServer?.setSecureContext({ cert, key });
+    const tls = this.deps.config.listen.tls;
+    // The whole context is replaced: the station CAs and the CRL go with the new certificate.
+    this.secureServer?.setSecureContext({ cert, key, ...(tls?.clientCa ? { ca: tls.clientCa } : {}), ...(tls?.crl ? { crl: tls.crl } : {}) });
   }
 
   /** TLS files for the next upstream dials (a renewed client certificate); links already up stay as they are. */

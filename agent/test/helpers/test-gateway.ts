@@ -19,7 +19,7 @@ export interface TestGatewayOptions {
   readonly callTimeoutMs?: number;
   readonly pingIntervalMs?: number;
   readonly upstreamTls?: GatewayConfig['upstream']['tls'];
-  readonly listenTls?: { cert: string; key: string };
+  readonly listenTls?: { cert: string; key: string; clientCa?: string; crl?: string };
   readonly observers?: readonly FrameObserver[];
   readonly dataDir?: string;
   readonly authorizationMode?: 'cpms' | 'local';
