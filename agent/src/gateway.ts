@@ -254,7 +254,7 @@ export class Gateway {
    * and the next broker connection. Nothing connected is dropped.
    */
   useCertificates(next: GatewayConfig): void {
-    if (next.listen.tls) this.listener.replaceServerCertificate(next.listen.tls.cert, next.listen.tls.key);
+    if (next.listen.tls) this.listener.replaceServerCertificate(next.listen.tls);
     this.listener.useUpstreamTls(next.upstream.tls);
     if (next.mqtt) this.cloud?.link.useTls(next.mqtt.tls);
   }

@@ -137,6 +137,27 @@ t.test('no profile configured: Profile 0 still works; an unlisted station with i
   t.equal(impostor.code, 403, "a verified certificate naming another station is refused even where none is required");
 });
 
+t.test('a renewed LAN certificate: the connected Profile 3 station stays, new handshakes get the new certificate and are still checked', async (t) => {
+  const connected = await connectStation({ endpoint: wss, identity: 'CP-3', wsOpts: withCertificate(good) });
+  t.teardown(() => connected.close({ force: true }));
+  const renewedCa = await createCa('Profiles Renewed Gateway Root');
+  const renewed = await issueServerCert(renewedCa);
+  const tls = gateway.config.listen.tls;
+  if (!tls) throw new Error('no TLS listener');
+  gateway.useCertificates({ ...gateway.config, listen: { ...gateway.config.listen, tls: { ...tls, cert: renewed.cert, key: renewed.key } } });
+
+  t.match(await connected.call('BootNotification', BOOT_1_6), { status: 'Accepted' }, 'the station connected before the renewal is still relayed');
+  const oldTrust = await refusedStation({ endpoint: wss, identity: 'CP-3', wsOpts: withCertificate(good) });
+  t.match(oldTrust.message, /certificate|self.signed|issuer/i, 'a new handshake presents the renewed certificate (the old root no longer verifies it)');
+  const again = await connectStation({ endpoint: wss, identity: 'CP-UNLISTED', wsOpts: { ca: renewedCa.cert, cert: unknownOwn.cert, key: unknownOwn.key } });
+  t.teardown(() => again.close({ force: true }));
+  t.match(gateway.status().stations.find((s) => s.stationId === 'CP-UNLISTED')?.security?.station, { profile: 3, clientCertificate: true }, 'station certificates are still asked for and verified');
+  const without = await refusedStation({ endpoint: wss, identity: 'CP-3', wsOpts: { ca: renewedCa.cert } });
+  t.equal(without.code, 403, 'and a Profile 3 station without one is still refused');
+  const revokedAgain = await refusedStation({ endpoint: wss, identity: 'CP-REVOKED', wsOpts: { ca: renewedCa.cert, cert: revoked.cert, key: revoked.key } });
+  t.equal(revokedAgain.code, 403, 'the CRL still applies');
+});
+
 t.test('config: profile 3 needs the station CA; a CRL needs it too; a CRL file must be a CRL', async (t) => {
   const { parseConfig } = await import('../src/config/load-config.js');
   const { ConfigError } = await import('../src/errors.js');

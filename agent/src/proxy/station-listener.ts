@@ -145,10 +145,10 @@ export class StationListener {
    * A renewed LAN server certificate: new TLS handshakes use it, stations
    * already connected keep their connection (docs/provisioning.md "Renewal").
    */
-  replaceServerCertificate(cert: string, key: string): void {
-    const tls = this.deps.config.listen.tls;
+  replaceServerCertificate(tls: NonNullable<GatewayConfig['listen']['tls']>): void {
     // The whole context is replaced: the station CAs and the CRL go with the new certificate.
-    this.secureServer?.setSecureContext({ cert, key, ...(tls?.clientCa ? { ca: tls.clientCa } : {}), ...(tls?.crl ? { crl: tls.crl } : {}) });
+    const { cert, key, clientCa, crl } = tls;
+    this.secureServer?.setSecureContext({ cert, key, ...(clientCa ? { ca: clientCa } : {}), ...(crl ? { crl } : {}) });
   }
 
   /** TLS files for the next upstream dials (a renewed client certificate); links already up stay as they are. */
