@@ -1,4 +1,8 @@
+import { chmodSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { resolveConfigPath } from '../config/load-config.js';
+import { bundleArchive, gatherBundle } from '../diag/diag-bundle.js';
+import { describeError } from '../errors.js';
 import { anyFailed, type CheckResult } from '../diag/check-result.js';
 import { diagContext } from '../diag/diag-context.js';
 import { formatChecks } from '../diag/format-checks.js';
@@ -20,6 +24,20 @@ Exit code 1 when any check fails, 0 otherwise (warnings included).
 --json prints the checks as a JSON array of {id, title, status, detail, fix}.
 `;
 
+const DIAG_BUNDLE_USAGE = `Usage: pleevi-edge diag bundle [-o FILE] [--config FILE]
+
+Write a support archive (tar.gz, mode 0600) to FILE, by default
+pleevi-edge-diag-<gatewayId>-<UTC time>.tar.gz in the current folder. It
+holds: the version (and release.json), the effective configuration with
+where each value came from and the configuration files, the daemon's
+status, the database's statistics and latest records, the "diag check"
+output (text and JSON), the certificates' names and dates, the identity
+folder's listing, system facts (clock, uptime, memory, disk, kernel, Node),
+timedatectl, systemctl status and the service journal (last 2000 lines).
+Every password, key, token and the claim code is redacted in every file.
+Run it as root or the service user, so that it can read what it reports on.
+`;
+
 const DIAG_USAGE = `Usage: pleevi-edge diag check [--json] [--config FILE]
        pleevi-edge diag bundle [-o FILE] [--config FILE]
 
@@ -35,6 +53,48 @@ export const diagCheckCommand: CliCommand = async (args, io) => {
   io.stdout.write(flags.json ? `${terminalSafeJson(results)}\n` : formatChecks(results.map(safeForTerminal)));
   return anyFailed(results) ? EXIT_FAILURE : EXIT_OK;
 };
+
+/** `pleevi-edge diag bundle` (docs/appliance.md "Diagnosis"). */
+export const diagBundleCommand: CliCommand = async (args, io) => {
+  const flags = parseCommandFlags('diag bundle', DIAG_BUNDLE_USAGE, args, { output: { type: 'string', short: 'o' }, config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } }, io);
+  if (typeof flags === 'number') return flags;
+  const context = diagContext(resolveConfigPath(flags.config, io.env), io.env);
+  const bundle = await gatherBundle(context);
+  const archive = bundleArchive(bundle, context.now());
+  const target = resolve(flags.output ?? `${bundle.name}.tar.gz`);
+  try {
+    writePrivateFile(target, archive);
+  } catch (error: unknown) {
+    io.stderr.write(terminalSafe(`pleevi-edge diag bundle: cannot write ${target}: ${describeError(error)}`) + '\n');
+    return EXIT_FAILURE;
+  }
+  io.stdout.write(
+    [
+      `wrote ${target} (${archive.length} bytes, mode 0600, ${bundle.files.length} files; passwords, keys and the claim code redacted)`,
+      ...bundle.notes.map((note) => `  not included: ${note}`),
+      '',
+    ]
+      .map(terminalSafe)
+      .join('\n'),
+  );
+  return EXIT_OK;
+};
+
+/**
+ * The archive, mode 0600 from its first byte: written beside the target
+ * under a temporary name created exclusively, then renamed over it.
+ */
+function writePrivateFile(target: string, bytes: Buffer): void {
+  const temporary = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(temporary, bytes, { mode: 0o600, flag: 'wx' });
+    chmodSync(temporary, 0o600);
+    renameSync(temporary, target);
+  } catch (error: unknown) {
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+}
 
 /** A detail may quote what a peer sent (an error, a certificate subject): each field with its control characters escaped. */
 function safeForTerminal(result: CheckResult): CheckResult {
