@@ -21,7 +21,12 @@ const SECRET_KEY = /pass(word|phrase)?|secret|token|claim_?code|private|^key$|_k
 /** Literal secrets shorter than this are only redacted by key: scrubbing "abc" from every log line would destroy the bundle. */
 const MIN_LITERAL_LENGTH = 4;
 
-const PEM_PRIVATE_KEY = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g;
+/**
+ * A private key block up to its END line (a 4096-bit RSA key is about 3,300
+ * characters; 10,000 leaves room for headers and escapes), or, cut short,
+ * as far as it runs on in base64 and line breaks (real or `\n` escapes).
+ */
+const PEM_PRIVATE_KEY = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----(?:[\s\S]{0,10000}?-----END [A-Z0-9 ]*PRIVATE KEY-----|(?:[A-Za-z0-9+/=]|\r?\n|\\[rn])*)/g;
 const URL_CREDENTIALS = /(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/@:"']+:[^\s/@"']*@/gi;
 const HTTP_CREDENTIALS = /\b(Basic|Bearer)\s+[A-Za-z0-9+/=._~-]{4,}/g;
 const SECRET_PAIR = /("(?:[A-Za-z_]*(?:pass(?:word|phrase)?|secret|token|claim_?code|private)[A-Za-z_]*|key|[A-Za-z]*_key|authorization|credentials?|cookie)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
