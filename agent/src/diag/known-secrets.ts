@@ -16,7 +16,7 @@ import { secretValuesIn } from './redaction.js';
  * that does not load still has its passwords scrubbed.
  */
 export function knownSecrets(context: DiagContext, localDocument: unknown): string[] {
-  const secrets = secretValuesIn(localDocument);
+  const secrets = [...secretValuesIn(localDocument), ...urlPasswordsIn(localDocument)];
   const configDir = dirname(resolve(context.configPath));
   for (const path of keyPathsIn(localDocument)) {
     const text = readOptional(path.includes('-----BEGIN ') ? undefined : resolve(configDir, path));
@@ -50,6 +50,23 @@ export function knownSecrets(context: DiagContext, localDocument: unknown): stri
     secrets.push(config.listen.tls.key);
   }
   return secrets;
+}
+
+/** Passwords written into URLs (`wss://user:password@host`): refused by the configuration rules, but the file may still hold one. */
+function urlPasswordsIn(value: unknown, found: string[] = []): string[] {
+  if (typeof value === 'string' && /^[a-z][a-z0-9+.-]*:\/\/[^/@\s]*:[^/@\s]*@/i.test(value)) {
+    try {
+      const password = new URL(value).password;
+      if (password !== '') found.push(password, decodeURIComponent(password));
+    } catch {
+      // not a URL after all
+    }
+  } else if (Array.isArray(value)) {
+    for (const item of value) urlPasswordsIn(item, found);
+  } else if (isRecord(value)) {
+    for (const inner of Object.values(value)) urlPasswordsIn(inner, found);
+  }
+  return found;
 }
 
 /** The `key` values of every TLS block of a config document: file names or inline PEM. */

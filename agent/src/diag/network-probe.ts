@@ -103,10 +103,12 @@ function handshake(servername: string, address: string, port: number, tls: NonNu
   return new Promise((resolve, reject) => {
     let settled = false;
     let socket: TLSSocket | undefined;
+    let grace: NodeJS.Timeout | undefined;
     const finish = (error: Error | undefined, detail?: string): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearTimeout(grace);
       socket?.destroy();
       if (error) reject(error);
       else resolve(detail ?? 'handshake complete');
@@ -126,15 +128,9 @@ function handshake(servername: string, address: string, port: number, tls: NonNu
       const subject = peer?.subject?.CN !== undefined ? `, server certificate CN=${String(peer.subject.CN)}` : '';
       const done = `${protocol} handshake complete${subject}`;
       // Give the peer a short moment to refuse the client certificate (TLS 1.3 alerts come after the handshake).
-      const grace = setTimeout(() => finish(undefined, done), Math.min(1000, timeoutMs));
-      socket?.once('data', () => {
-        clearTimeout(grace);
-        finish(undefined, done);
-      });
-      socket?.once('end', () => {
-        clearTimeout(grace);
-        finish(undefined, `${done} (the peer then closed the probe)`);
-      });
+      grace = setTimeout(() => finish(undefined, done), Math.min(1000, timeoutMs));
+      socket?.once('data', () => finish(undefined, done));
+      socket?.once('end', () => finish(undefined, `${done} (the peer then closed the probe)`));
       if (firstBytes !== undefined) socket?.write(firstBytes);
     });
     socket.once('error', (error) => finish(error));

@@ -21,7 +21,8 @@ export async function startDaemon(t: Test, configPath: string): Promise<DaemonPr
   t.teardown(() => {
     daemon.kill('SIGKILL');
   });
-  await waitUntil(() => log.includes('admin API listening') || daemon.exitCode !== null, 'the daemon is up');
+  // 30 s: an unclaimed gateway makes its RSA key first, which takes seconds on a busy 2-core machine.
+  await waitUntil(() => log.includes('admin API listening') || daemon.exitCode !== null, 'the daemon is up', 30_000);
   if (daemon.exitCode !== null) throw new Error(`the daemon exited with ${daemon.exitCode}:\n${log}`);
   return {
     log: () => log,
