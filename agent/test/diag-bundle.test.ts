@@ -105,8 +105,20 @@ t.test('an unclaimed gateway with a running daemon: the bundle has every part an
   t.type(claimCode, 'string', 'the gateway is unclaimed and has a claim code');
   const identityKey = readFileSync(join(dir, 'data', 'identity', 'gateway.key'), 'utf8');
 
+  // This machine has no journal of the service: a journalctl on PATH prints the lines a leaky one would hold.
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  const leakyLines = [
+    `Nov 29 10:00:00 gw pleevi-edge[42]: {"level":30,"msg":"station said ${stationPassword}"}`,
+    `Nov 29 10:00:01 gw pleevi-edge[42]: claim code ${claimCode} shown on the console`,
+    `Nov 29 10:00:02 gw pleevi-edge[42]: {"level":50,"err":"bad key ${JSON.stringify(server.key).slice(1, -1)}"}`,
+    `Nov 29 10:00:03 gw pleevi-edge[42]: upstream Authorization: Basic ${Buffer.from(`CP-1:${cpmsPassword}`).toString('base64')} (${cpmsPassword})`,
+    'Nov 29 10:00:04 gw pleevi-edge[42]: {"level":30,"msg":"gateway started"}',
+  ];
+  writeFileSync(join(bin, 'journalctl'), `#!/bin/sh\ncat <<'EOF'\n${leakyLines.join('\n')}\nEOF\n`, { mode: 0o755 });
+
   const archive = join(dir, 'support.tar.gz');
-  const run = await runCli(['diag', 'bundle', '-o', archive, '--config', configPath]);
+  const run = await runCli(['diag', 'bundle', '-o', archive, '--config', configPath], { env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` } });
   t.equal(run.code, 0, run.stderr);
   t.match(run.stdout, /^wrote .*support\.tar\.gz \(\d+ bytes, mode 0600/);
   t.equal(statSync(archive).mode & 0o777, 0o600, 'the archive is 0600');
@@ -144,6 +156,11 @@ t.test('an unclaimed gateway with a running daemon: the bundle has every part an
   t.ok(identity.files.some((file) => file.file === 'gateway.key' && file.mode === '0600'), 'the key file is listed with its mode, not its content');
   t.match(files.get('config/config-file.json'), /"password": "\[REDACTED\]"/, 'the station password reads [REDACTED]');
   t.match(files.get('config/config-file.json'), /"stations"/, 'the rest of the config is there');
+  const journal = files.get('system/journal.txt') ?? '';
+  t.match(journal, /gateway started/, 'the journal is in the bundle');
+  t.match(journal, /station said \[REDACTED\]/, 'a password in a journal line is scrubbed');
+  t.match(journal, /claim code \[REDACTED\] shown/, 'the claim code in a journal line is scrubbed');
+  t.match(journal, /Basic \[REDACTED\]/);
 
   const planted: Array<[string, string]> = [
     ['the station password', stationPassword],
