@@ -6,6 +6,8 @@ import { describeError } from '../errors.js';
 import { anyFailed, type CheckResult } from '../diag/check-result.js';
 import { diagContext } from '../diag/diag-context.js';
 import { formatChecks } from '../diag/format-checks.js';
+import { redactorFor } from '../diag/known-secrets.js';
+import type { Redactor } from '../diag/redaction.js';
 import { runChecks } from '../diag/run-checks.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
 import { parseCommandFlags } from './parse-command-flags.js';
@@ -49,7 +51,9 @@ export const diagCheckCommand: CliCommand = async (args, io) => {
   const flags = parseCommandFlags('diag check', DIAG_CHECK_USAGE, args, { json: { type: 'boolean' }, config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } }, io);
   if (typeof flags === 'number') return flags;
   const context = diagContext(resolveConfigPath(flags.config, io.env), io.env);
-  const results = await runChecks(context);
+  // No check quotes a configured secret; the bundle's redaction runs over the output all the same.
+  const { redactor } = redactorFor(context);
+  const results = (await runChecks(context)).map((result) => redacted(result, redactor));
   io.stdout.write(flags.json ? `${terminalSafeJson(results)}\n` : formatChecks(results.map(safeForTerminal)));
   return anyFailed(results) ? EXIT_FAILURE : EXIT_OK;
 };
@@ -94,6 +98,10 @@ function writePrivateFile(target: string, bytes: Buffer): void {
     rmSync(temporary, { force: true });
     throw error;
   }
+}
+
+function redacted(result: CheckResult, redactor: Redactor): CheckResult {
+  return { ...result, detail: redactor.redact(result.detail), ...(result.fix !== undefined ? { fix: redactor.redact(result.fix) } : {}) };
 }
 
 /** A detail may quote what a peer sent (an error, a certificate subject): each field with its control characters escaped. */

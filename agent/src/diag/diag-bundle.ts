@@ -8,8 +8,7 @@ import { certificateFacts, certificatesIn, configuredCertificates } from './conf
 import { readDaemonStatus } from './daemon-status.js';
 import type { DiagContext } from './diag-context.js';
 import { formatChecks } from './format-checks.js';
-import { dataDirOf, knownSecrets, parseOrUndefined } from './known-secrets.js';
-import { Redactor } from './redaction.js';
+import { dataDirOf, parseOrUndefined, redactorFor } from './known-secrets.js';
 import { buildInfo, releaseJson } from './release-info.js';
 import { runChecks } from './run-checks.js';
 import { SERVICE_UNIT } from './checks/service-check.js';
@@ -38,9 +37,7 @@ export interface DiagBundle {
  */
 export async function gatherBundle(context: DiagContext): Promise<DiagBundle> {
   const now = context.now();
-  const localText = readOptional(context.configPath);
-  const localDocument = parseOrUndefined(localText);
-  const redactor = new Redactor(knownSecrets(context, localDocument));
+  const { redactor, localText, localDocument } = redactorFor(context);
   const config = context.loaded?.config;
   const configDir = dirname(resolve(context.configPath));
   const dataDir = config?.dataDir ?? dataDirOf(localDocument, configDir, context.env);

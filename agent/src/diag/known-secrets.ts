@@ -5,7 +5,7 @@ import { field, isRecord, stationEntries } from '../config/config-values.js';
 import { CLAIM_FILE, IDENTITY_DIR, KEY_FILE } from '../provisioning/device-identity.js';
 import { ENROLLED_CONFIG_FILE } from '../provisioning/enrolled-identity.js';
 import type { DiagContext } from './diag-context.js';
-import { secretValuesIn } from './redaction.js';
+import { Redactor, secretValuesIn } from './redaction.js';
 
 /**
  * The literal secrets the support bundle must not contain anywhere, as the
@@ -50,6 +50,13 @@ export function knownSecrets(context: DiagContext, localDocument: unknown): stri
     secrets.push(config.listen.tls.key);
   }
   return secrets;
+}
+
+/** The Redactor for everything diag prints or writes: the secrets of the configuration file at `context.configPath` and of the identity. */
+export function redactorFor(context: DiagContext): { redactor: Redactor; localText: string | undefined; localDocument: unknown } {
+  const localText = readOptional(context.configPath);
+  const localDocument = parseOrUndefined(localText);
+  return { redactor: new Redactor(knownSecrets(context, localDocument)), localText, localDocument };
 }
 
 /** Passwords written into URLs (`wss://user:password@host`): refused by the configuration rules, but the file may still hold one. */
