@@ -401,3 +401,39 @@ t.test('the flush timer: readings within one interval give one updated event wit
   t.ok(updates().every((wh) => sent.includes(wh)), 'each is a reading that was sent');
   await station.close({ force: true });
 });
+
+t.test('2.0.1 in memory: an Updated with readings only writes nothing (no transaction for the waiting status); the status is written just before the next event', async (t) => {
+  const cpms = await startAcceptingCpms(t);
+  const dataDir = t.testdir();
+  const committed: GatewayEvent[] = [];
+  const gateway = await startTestGateway(t, { upstreamUrl: cpms.url, dataDir, sessionFlushMs: 600_000, events: { committed: (event) => committed.push(event) } });
+  const db = new Database(join(dataDir, DATABASE_FILE), { readonly: true });
+  t.teardown(() => db.close());
+  const tx = 'mem2-0000-4000-8000-000000000001';
+  const station = await connectStation({ endpoint: stationEndpoint(gateway), identity: 'CS-MEM2', protocols: ['ocpp2.0.1'] });
+  t.teardown(() => station.close({ force: true }));
+  await station.call('BootNotification', BOOT_2_0_1);
+  const txEvent = (eventType: 'Started' | 'Updated' | 'Ended', seqNo: number, minute: number, kWh: number): Record<string, unknown> => ({
+    eventType,
+    timestamp: `2025-06-01T10:${String(minute).padStart(2, '0')}:00Z`,
+    triggerReason: eventType === 'Updated' ? 'MeterValuePeriodic' : eventType === 'Started' ? 'CablePluggedIn' : 'EVCommunicationLost',
+    seqNo,
+    transactionInfo: { transactionId: tx, ...(eventType === 'Ended' ? { stoppedReason: 'EVDisconnected' } : {}) },
+    ...(eventType === 'Started' ? { evse: { id: 1, connectorId: 1 } } : {}),
+    meterValue: [{ timestamp: `2025-06-01T10:${String(minute).padStart(2, '0')}:00Z`, sampledValue: [{ value: kWh, measurand: 'Energy.Active.Import.Register', unitOfMeasure: { unit: 'kWh' } }] }],
+  });
+  await station.call('TransactionEvent', txEvent('Started', 0, 0, 0));
+  await station.call('StatusNotification', { timestamp: '2025-06-01T10:00:30Z', connectorStatus: 'Occupied', evseId: 1, connectorId: 1 });
+  // data_version changes when another connection commits a change to the file.
+  const dataVersion = (): number => Number(db.pragma('data_version', { simple: true }));
+  const versionBefore = dataVersion();
+  for (const [seqNo, kWh] of [[1, 1], [2, 2], [3, 3]] as const) await station.call('TransactionEvent', txEvent('Updated', seqNo, seqNo * 10, kWh));
+  const statusEvents = (): string[] => committed.flatMap((e) => (e.topic === 'station' && e.payload.event === 'status' ? [String(e.payload.status)] : []));
+  t.same(statusEvents(), [], 'the status still waits: the Updated frames had no event to write it with');
+  t.equal(dataVersion(), versionBefore, 'three Updated frames with readings only and their answers committed nothing');
+  t.equal(gateway.sessions.waitingInMemory, 2, 'the session readings and the status wait in memory');
+  await station.call('TransactionEvent', txEvent('Ended', 4, 40, 4));
+  const order = committed.map((e) => String(e.payload.event));
+  t.ok(order.indexOf('status') >= 0 && order.indexOf('status') < order.indexOf('ended'), 'the waiting status is written just before the ended event, in its transaction');
+  t.match(committed.find((e) => e.payload.event === 'ended')?.payload, { energyWh: 4000 });
+});
