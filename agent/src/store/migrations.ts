@@ -5,6 +5,7 @@ import { sessionsMigration } from './migrations/003-sessions.js';
 import { outboxMigration } from './migrations/004-outbox.js';
 import { schedulesMigration } from './migrations/005-schedules.js';
 import { outboxSeqReservationMigration } from './migrations/006-outbox-seq-reservation.js';
+import { dropRedundantSessionIndexMigration } from './migrations/007-drop-redundant-session-index.js';
 
 export type { Migration } from './migration.js';
 
@@ -16,4 +17,5 @@ export const MIGRATIONS: readonly Migration[] = [
   outboxMigration,
   schedulesMigration,
   outboxSeqReservationMigration,
+  dropRedundantSessionIndexMigration,
 ];
