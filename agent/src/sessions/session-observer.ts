@@ -32,7 +32,7 @@ export interface SessionObserverDeps {
   readonly maxDeferredFrames?: number;
   /**
    * How long meter readings and StatusNotifications may wait in memory before
-   * they are written (default 60 s; docs/sessions.md "What is written when").
+   * they are written (default 5 min; docs/sessions.md "What is written when").
    * 0 writes every frame's bookkeeping at once, in its own transaction.
    */
   readonly flushMs?: number;
@@ -41,7 +41,7 @@ export interface SessionObserverDeps {
 }
 
 export const DEFAULT_MAX_DEFERRED_FRAMES = 10_000;
-export const DEFAULT_SESSION_FLUSH_MS = 60_000;
+export const DEFAULT_SESSION_FLUSH_MS = 300_000;
 
 /** Frames whose bookkeeping only touches what waits in memory: no transaction for them. */
 const IN_MEMORY_ACTIONS: ReadonlySet<string> = new Set(['MeterValues', 'StatusNotification', 'Authorize']);

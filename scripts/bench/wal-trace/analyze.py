@@ -15,7 +15,7 @@ import re, sys, collections, sqlite3
 trace, snap = sys.argv[1], sys.argv[2]
 def dehex(s):
     return bytes(int(h,16) for h in re.findall(r'\\x([0-9a-f]{2})', s))
-line_re = re.compile(r'^(\d+) (\d+\.\d+) (.*)$')
+line_re = re.compile(r'^(\d+)\s+(\d+\.\d+) (.*)$')
 fds = collections.defaultdict(dict)  # pid -> fd -> name
 pending = {}
 events = []
