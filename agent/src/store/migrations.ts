@@ -6,6 +6,7 @@ import { outboxMigration } from './migrations/004-outbox.js';
 import { schedulesMigration } from './migrations/005-schedules.js';
 import { outboxSeqReservationMigration } from './migrations/006-outbox-seq-reservation.js';
 import { dropRedundantSessionIndexMigration } from './migrations/007-drop-redundant-session-index.js';
+import { outboxSessionReferencesMigration } from './migrations/008-outbox-session-references.js';
 
 export type { Migration } from './migration.js';
 
@@ -18,4 +19,5 @@ export const MIGRATIONS: readonly Migration[] = [
   schedulesMigration,
   outboxSeqReservationMigration,
   dropRedundantSessionIndexMigration,
+  outboxSessionReferencesMigration,
 ];
