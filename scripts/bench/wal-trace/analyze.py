@@ -72,6 +72,7 @@ frames_by_owner = collections.Counter()
 ckpt_by_owner = collections.Counter()
 commits = []  # (ts, pages list, synced)
 cur = []
+cur_dirty = 0
 lastcommit = None
 nframes = 0
 ckpt_pages = 0
@@ -84,14 +85,16 @@ for e in events:
         for pg in range(off//4096, (off+length-1)//4096 + 1):
             if pg not in dirty[name]:
                 dirty[name].add(pg)
-                if inwin: counted[name] += 4096
+                if inwin:
+                    counted[name] += 4096
+                    if name.endswith('-wal'): cur_dirty += 4096
         if not inwin: continue
         if name.endswith('-wal') and length == 24 and off >= 32:
             pgno = int.from_bytes(hdr[0:4],'big'); commit = int.from_bytes(hdr[4:8],'big')
             cur.append(pgno); nframes += 1
             frames_by_owner[owner(pgno)] += 1
             if commit:
-                commits.append([ts, cur, False]); cur = []
+                commits.append([ts, cur, False, cur_dirty]); cur = []; cur_dirty = 0
         elif name == 'pleevi-edge.db' and length == pgsize:
             ckpt_pages += 1; ckpt_by_owner[owner(off//pgsize+1)] += 1
     elif e[2] == 's':
@@ -108,7 +111,7 @@ print('checkpoint pages by b-tree:', ckpt_by_owner.most_common())
 # classify commits by size
 sizes = collections.Counter()
 byclass = collections.defaultdict(lambda: [0,0])
-for ts, pages, synced in commits:
+for ts, pages, synced, _ in commits:
     n = len(pages)
     cls = ('FULL ' if synced else 'NORMAL ') + ('big(>=20)' if n >= 20 else str(n))
     byclass[cls][0] += 1; byclass[cls][1] += n
@@ -116,10 +119,21 @@ for k,(c,n) in sorted(byclass.items(), key=lambda kv:-kv[1][1]):
     print('  commits %-16s x%-5d frames %d' % (k, c, n))
 print('composition per class (frames by b-tree):')
 comp = collections.defaultdict(collections.Counter)
-for ts, pages, synced in commits:
+for ts, pages, synced, _ in commits:
     n = len(pages)
     cls = ('FULL ' if synced else 'NORMAL ') + ('big' if n >= 20 else 'small')
     for p in pages: comp[cls][owner(p)] += 1
 for k, c in comp.items(): print(' ', k, dict(c.most_common()))
 big = [c for c in commits if len(c[1])>=20]
 if len(big)>1: print('flush interval real s: %.3f' % ((big[-1][0]-big[0][0])/(len(big)-1)))
+
+# write_bytes (modelled) per kind of write: the WAL pages a commit dirtied, and the checkpoints
+print('modelled write_bytes by kind (KiB; commits, frames):')
+kinds = collections.defaultdict(lambda: [0, 0, 0])
+for ts, pages, synced, dirtied in commits:
+    big = len(pages) >= 20 and not synced
+    k = 'flush (NORMAL, >= 20 frames)' if big else ('start/end (FULL)' if synced else 'other NORMAL commits')
+    kinds[k][0] += dirtied; kinds[k][1] += 1; kinds[k][2] += len(pages)
+kinds['checkpoint (database file)'] = [counted.get('pleevi-edge.db', 0), 0, ckpt_pages]
+for k, (b, c, f) in kinds.items():
+    print('  %-30s %7d KiB  %5.1f%%  commits %d, frames %d' % (k, b // 1024, 100.0 * b / max(1, total), c, f))
