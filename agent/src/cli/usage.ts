@@ -15,6 +15,8 @@ Commands:
   provision qr            the claim QR code in the terminal (--svg FILE: also as SVG)
   provision enroll        enroll now (asks the running daemon, or enrolls in the foreground)
   provision reset --yes   forget the identity: a new key and claim code at the next start
+  update apply FILE       check a signed release bundle and hand it to the update helper (--sig FILE, --wait)
+  update status           the version running, releases installed, the last update's outcome
 
 Options for every command:
   --config FILE           configuration file (default: $PLEEVI_EDGE_CONFIG, else /etc/pleevi-edge/config.json)
