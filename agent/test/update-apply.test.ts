@@ -19,6 +19,9 @@ import { connectStation, startCpms, type TestCpms } from './helpers/ocpp-peers.j
 import { makeUpdateSite, type UpdateSite } from './helpers/update-site.js';
 import { waitUntil } from './helpers/wait-until.js';
 
+// Real daemons, helpers and CLIs as processes, one after another: minutes on a busy 2-core machine, not the default 120 s.
+t.setTimeout(360_000);
+
 const keys: SigningKeys = makeSigningKeys();
 const bundlesDir = t.testdir();
 const A = '9.1.0';
