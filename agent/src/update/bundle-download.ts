@@ -29,7 +29,11 @@ export function downloadOverHttps(url: string, options: DownloadOptions): Promis
   if (target.protocol !== 'https:') return Promise.reject(new UpdateRefusedError('download_failed', `updates are fetched over https:// only, not ${target.protocol}`));
   const { tls } = options;
   return new Promise((resolve, reject) => {
-    const fail = (message: string, cause?: unknown): void => reject(new UpdateRefusedError('download_failed', `${url}: ${message}`, cause === undefined ? undefined : { cause }));
+    let timer: NodeJS.Timeout | undefined;
+    const fail = (message: string, cause?: unknown): void => {
+      clearTimeout(timer);
+      reject(new UpdateRefusedError('download_failed', `${url}: ${message}`, cause === undefined ? undefined : { cause }));
+    };
     const req = request(
       target,
       {
@@ -70,14 +74,11 @@ export function downloadOverHttps(url: string, options: DownloadOptions): Promis
         response.on('error', (error) => fail(describeError(error), error));
       },
     );
-    const timer = setTimeout(() => {
+    timer = setTimeout(() => {
       req.destroy();
       fail(`not complete within ${Math.round(options.timeoutMs / 1000)} s`);
     }, options.timeoutMs);
-    req.on('error', (error) => {
-      clearTimeout(timer);
-      fail(describeError(error), error);
-    });
+    req.on('error', (error) => fail(describeError(error), error));
     req.end();
   });
 }
