@@ -6,7 +6,8 @@
  * never follows a symbolic link there and gives restored files back to the
  * folder's owner.
  */
-import { closeSync, constants, fchownSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { chownSync, closeSync, constants, existsSync, fchownSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fsyncDir } from '../provisioning/atomic-write.js';
@@ -35,7 +36,34 @@ export function restoreDatabase(backupDir: string, dataDir: string): void {
   const owner = statSync(dataDir);
   for (const name of [...DATABASE_FILES, `${DATABASE_FILE}-shm`]) rmSync(join(dataDir, name), { force: true });
   for (const name of DATABASE_FILES) copyNoFollow(join(backupDir, name), join(dataDir, name), { uid: owner.uid, gid: owner.gid });
+  forgetCleanStop(dataDir);
+  if (process.getuid?.() === 0) {
+    for (const name of [...DATABASE_FILES, `${DATABASE_FILE}-shm`]) {
+      const path = join(dataDir, name);
+      if (existsSync(path)) chownSync(path, owner.uid, owner.gid);
+    }
+  }
   fsyncDir(dataDir);
+}
+
+/**
+ * The backup was taken after a clean stop, so the old release would hand
+ * out event seqs from where it stopped, and the new release may already
+ * have published some of those to the cloud, which drops repeats by seq.
+ * Clearing the clean-stop mark makes the old release continue above its
+ * durable seq reservation instead, as after a crash (docs/cloud.md "What a
+ * power cut can lose"): a gap, never a repeat.
+ */
+function forgetCleanStop(dataDir: string): void {
+  const path = join(dataDir, DATABASE_FILE);
+  if (!existsSync(path)) return;
+  const db = new Database(path);
+  try {
+    const table = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'outbox_state'").get();
+    if (table !== undefined) db.prepare('UPDATE outbox_state SET clean_stop = 0').run();
+  } finally {
+    db.close();
+  }
 }
 
 /** Copy a regular file (never through a symbolic link) via a temp name and rename; false when there is no source. */

@@ -16,11 +16,9 @@ import { parseArgs } from 'node:util';
 import { parseDeviceConfig, readConfigFile, resolveConfigPath } from '../config/load-config.js';
 import { ConfigError, describeError } from '../errors.js';
 import { createLogger } from '../util/logger.js';
+import { DEFAULT_INSTALL_DIR, DEFAULT_START_COMMAND, DEFAULT_STOP_COMMAND } from './helper-defaults.js';
 import { recoverInterruptedUpdate, runUpdateHelper, type HelperSettings } from './update-helper.js';
 
-export const DEFAULT_INSTALL_DIR = '/opt/pleevi-edge';
-export const DEFAULT_STOP_COMMAND = 'systemctl stop pleevi-edge.service';
-export const DEFAULT_START_COMMAND = 'systemctl start --no-block pleevi-edge.service';
 
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   let flags;
