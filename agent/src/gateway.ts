@@ -26,6 +26,11 @@ import type { ProvisioningStatus } from './provisioning/provisioning-runtime.js'
 import { GATEWAY_VERSION } from './version.js';
 import type { ConnectionSecurity } from './proxy/hop-security.js';
 import { SecurityEventObserver } from './sessions/security-event-observer.js';
+import type { TlsFiles } from './config/gateway-config.js';
+import { UpdateCommand } from './update/update-command.js';
+import { reportUpdateOutcome } from './update/outcome-report.js';
+import { updatesSettings } from './update/updates-settings.js';
+import type { UpdateOutcome } from './update/update-files.js';
 
 /** How long the daemon waits for another process's write lock before its write waits in memory instead. */
 export const DAEMON_BUSY_TIMEOUT_MS = 250;
@@ -128,6 +133,8 @@ export class Gateway {
   private storageProbe: NodeJS.Timeout | undefined;
   private readonly storageRecoveredListeners = new Set<() => void>();
   private readonly provisioningStatus: (() => ProvisioningStatus) | undefined;
+  /** The client certificate an `update` download presents: the cloud identity, replaced on renewal. */
+  private downloadTls: TlsFiles;
 
   private constructor(
     readonly config: GatewayConfig,
@@ -186,6 +193,10 @@ export class Gateway {
     this.pipeline.add(this.schedules);
     for (const handler of scheduleCommandHandlers(this.schedules)) this.cloud?.register(handler);
     this.pipeline.add(new SecurityEventObserver((payload) => this.storeEventAlone({ topic: 'station', payload }), logger.child({ feature: 'security-events' })));
+    this.downloadTls = config.mqtt?.tls ?? {};
+    this.cloud?.register(
+      new UpdateCommand({ updates: updatesSettings(config), tls: () => this.downloadTls, currentVersion: GATEWAY_VERSION, logger: logger.child({ feature: 'updates' }) }),
+    );
     for (const observer of observers) this.pipeline.add(observer);
     // An injected directory (tests, the demo) does not come from the copy.
     const driverListUnreadable = deps.drivers === undefined ? opened.copyFailure : undefined;
@@ -248,6 +259,20 @@ export class Gateway {
   }
 
   /**
+   * Publish the update helper's last outcome on `P/events/gateway`, once
+   * (docs/appliance.md "Updates"): at start, and when the helper says it
+   * wrote one. Undefined when there was nothing new.
+   */
+  reportUpdateOutcome(): UpdateOutcome | undefined {
+    try {
+      return reportUpdateOutcome(updatesSettings(this.config).dir, this.config.gatewayId, (event) => this.reportGatewayEvent(event), this.logger);
+    } catch (error: unknown) {
+      this.logger.warn({ err: error }, 'the update outcome could not be read');
+      return undefined;
+    }
+  }
+
+  /**
    * Take the certificates of a configuration loaded again after a renewal
    * (docs/provisioning.md "Renewal"): the LAN server certificate for new
    * `wss://` handshakes, the client certificate for the next upstream dials
@@ -256,7 +281,10 @@ export class Gateway {
   useCertificates(next: GatewayConfig): void {
     if (next.listen.tls) this.listener.replaceServerCertificate(next.listen.tls);
     this.listener.useUpstreamTls(next.upstream.tls);
-    if (next.mqtt) this.cloud?.link.useTls(next.mqtt.tls);
+    if (next.mqtt) {
+      this.cloud?.link.useTls(next.mqtt.tls);
+      this.downloadTls = next.mqtt.tls;
+    }
   }
 
   static async start(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {

@@ -98,6 +98,7 @@ t.test('a minimal config gets every default', async (t) => {
     smartCharging: { profileIdBase: 900_000, stackLevel: 8, callTimeoutMs: 30_000 },
     admin: { socket: join(resolve(process.cwd(), 'var'), 'admin.sock') },
     log: { level: 'info' },
+    updates: { dir: join(resolve(process.cwd(), 'var'), 'updates'), publicKey: '/etc/pleevi-edge/update-signing.pub', readyTimeoutS: 120 },
   });
   t.equal(config.mqtt, undefined, 'no mqtt section, no cloud link');
   t.equal(config.source, undefined);

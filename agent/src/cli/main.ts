@@ -13,6 +13,7 @@ import { sessionsCommand } from './sessions-command.js';
 import { stationsCommand } from './stations-command.js';
 import { statusCommand } from './status-command.js';
 import { terminalSafe } from './terminal-safe.js';
+import { updateApplyCommand, updateCommand, updateStatusCommand } from './update-command.js';
 import { USAGE } from './usage.js';
 
 /** Command words (one or two) to their implementation. */
@@ -36,6 +37,9 @@ const COMMANDS: ReadonlyMap<string, CliCommand> = new Map([
   ['diag check', diagCheckCommand],
   ['diag bundle', diagBundleCommand],
   ['diag', diagCommand],
+  ['update apply', updateApplyCommand],
+  ['update status', updateStatusCommand],
+  ['update', updateCommand],
 ]);
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {

@@ -55,6 +55,8 @@ export const runCommand: CliCommand = async (args, io) => {
 
   // One status route for the daemon's whole life; what it shows follows the phase.
   let status: () => unknown = () => ({ mode: 'starting' });
+  // The update helper says it wrote an outcome (docs/appliance.md "Updates"); read at start too.
+  let updateOutcome: () => unknown = () => ({ reported: null });
   let admin: Server;
   try {
     admin = await startAdminServer(
@@ -62,6 +64,7 @@ export const runCommand: CliCommand = async (args, io) => {
       new Map([
         ['/v1/status', () => status()],
         ['POST /v1/provision/enroll', () => ({ enrolling: provisioning?.enrollNow() ?? false, provisioning: provisioning?.status() ?? null })],
+        ['POST /v1/update/outcome', () => updateOutcome()],
       ]),
       logger,
     );
@@ -131,6 +134,8 @@ export const runCommand: CliCommand = async (args, io) => {
     throw error;
   }
   status = () => gateway.status();
+  updateOutcome = () => ({ reported: gateway.reportUpdateOutcome() ?? null });
+  gateway.reportUpdateOutcome();
   if (provisioning) {
     provisioning.publishTo((event) => gateway.reportGatewayEvent(event));
     // Read once: an enrolled gateway (also one that just enrolled) shows its station URL and renews.

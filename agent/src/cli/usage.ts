@@ -17,6 +17,8 @@ Commands:
   provision reset --yes   forget the identity: a new key and claim code at the next start
   diag check              self-checks (config, clock, certificates, CPMS, broker, disk, database, service); exit 1 on a failure
   diag bundle [-o FILE]   write a redacted support archive (tar.gz, mode 0600)
+  update apply FILE       check a signed release bundle and hand it to the update helper (--sig FILE, --wait)
+  update status           the version running, releases installed, the last update's outcome
 
 Options for every command:
   --config FILE           configuration file (default: $PLEEVI_EDGE_CONFIG, else /etc/pleevi-edge/config.json)

@@ -30,7 +30,17 @@ export type CommandErrorCode =
   | 'unknown_schedule'
   | 'station_error'
   | 'storage_unavailable'
-  | 'internal_error';
+  | 'internal_error'
+  // `update` (docs/cloud.md, docs/appliance.md "Updates"): the bundle was refused, nothing changed.
+  | 'bad_signature'
+  | 'sha256_mismatch'
+  | 'wrong_arch'
+  | 'same_version'
+  | 'version_mismatch'
+  | 'unreadable_bundle'
+  | 'no_public_key'
+  | 'download_failed'
+  | 'update_in_progress';
 
 /** A command that cannot be carried out; becomes `{"ok":false,"error":{code,message}}`. */
 export class CommandError extends GatewayError {

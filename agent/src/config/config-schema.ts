@@ -39,6 +39,7 @@ export const CONFIG_DEFAULTS = {
     callTimeoutMs: 30_000,
   },
   log: { level: 'info' as LogLevel },
+  updates: { publicKey: '/etc/pleevi-edge/update-signing.pub', readyTimeoutS: 120 },
 } as const;
 
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -79,6 +80,7 @@ export interface ConfigFile {
   provisioning?: { url?: string; claimBaseUrl?: string; ca?: string };
   admin?: { socket?: string };
   log?: { level?: LogLevel };
+  updates?: { dir?: string; publicKey?: string; readyTimeoutS?: number };
 }
 
 export interface TlsFilesFile {
@@ -283,6 +285,17 @@ export const CONFIG_SCHEMA = {
       type: 'object',
       additionalProperties: false,
       properties: { level: { enum: LOG_LEVELS, default: CONFIG_DEFAULTS.log.level } },
+    },
+    // docs/appliance.md "Updates": set in the local file only (a device key, never enrolled).
+    updates: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        dir: nonEmptyString,
+        // A file path (the pinned Ed25519 public key, SPKI PEM), read when an update is checked.
+        publicKey: { ...nonEmptyString, default: CONFIG_DEFAULTS.updates.publicKey },
+        readyTimeoutS: integer(5, 3600, CONFIG_DEFAULTS.updates.readyTimeoutS),
+      },
     },
   },
 } as const;

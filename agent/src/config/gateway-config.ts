@@ -94,12 +94,23 @@ export interface DeviceConfig {
   readonly provisioning?: ProvisioningConfig;
   readonly admin: { readonly socket: string };
   readonly log: { readonly level: LogLevel };
+  /** Signed updates (docs/appliance.md "Updates"); the loader always fills it in, configs built in code may leave it out (defaults). */
+  readonly updates?: UpdatesConfig;
   /**
    * JSON paths of the passwords and inline private keys written in the
    * config file (never their values), so that `config check` and `run` can
    * warn when others may read the file.
    */
   readonly secretsInFile?: readonly string[];
+}
+
+export interface UpdatesConfig {
+  /** Where the agent leaves a verified bundle and its request for the privileged helper; default `<dataDir>/updates`. */
+  readonly dir: string;
+  /** The pinned Ed25519 public key (SPKI PEM file) every bundle's signature is checked against. */
+  readonly publicKey: string;
+  /** How long a new release has to report ready before the helper switches back. */
+  readonly readyTimeoutS: number;
 }
 
 export interface ProvisioningConfig {

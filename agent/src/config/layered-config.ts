@@ -47,7 +47,7 @@ export interface EnrolledFiles extends IdentityCertificates {
 export const ENROLLED_CONFIG_FILE = 'enrolled-config.json';
 
 /** Keys that describe the device itself: only the local file sets them, never the cloud. */
-export const DEVICE_LOCAL_KEYS: readonly string[] = ['gatewayId', 'dataDir', 'admin', 'provisioning'];
+export const DEVICE_LOCAL_KEYS: readonly string[] = ['gatewayId', 'dataDir', 'admin', 'provisioning', 'updates'];
 
 export function enrolledFilesIn(dataDir: string): EnrolledFiles & { readonly enrolled: boolean } {
   const dir = join(dataDir, 'identity');

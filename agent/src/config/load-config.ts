@@ -8,7 +8,7 @@
  * paths and station ids; ajv's own messages never quote the data.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { resolveGatewayId } from '../provisioning/gateway-id.js';
@@ -182,6 +182,11 @@ function resolveDevice(file: ConfigFile, pem: ReadonlyMap<string, string>, optio
       : {}),
     admin: { socket: adminSocket },
     log: { level: file.log?.level ?? CONFIG_DEFAULTS.log.level },
+    updates: {
+      dir: file.updates?.dir !== undefined ? resolve(baseDir, file.updates.dir) : join(dataDir, 'updates'),
+      publicKey: resolve(baseDir, file.updates?.publicKey ?? CONFIG_DEFAULTS.updates.publicKey),
+      readyTimeoutS: file.updates?.readyTimeoutS ?? CONFIG_DEFAULTS.updates.readyTimeoutS,
+    },
     ...(secrets.length > 0 ? { secretsInFile: secrets } : {}),
   };
 }

@@ -111,8 +111,21 @@ export interface ScheduleEvent {
  * configuration.
  */
 export interface GatewayLifecycleEvent {
-  readonly event: 'enrolled' | 'enrollment-refused' | 'certificate-renewed' | 'certificate-renewal-failed' | 'certificate-expiring';
+  readonly event:
+    | 'enrolled'
+    | 'enrollment-refused'
+    | 'certificate-renewed'
+    | 'certificate-renewal-failed'
+    | 'certificate-expiring'
+    | 'update-applied'
+    | 'update-rolled-back'
+    | 'update-refused';
   readonly gatewayId: string;
+  /** Updates (docs/appliance.md "Updates"): the update's id, the MQTT `update` command's id (null from the CLI), the versions before and after. */
+  readonly updateId?: string | null;
+  readonly commandId?: string | null;
+  readonly fromVersion?: string | null;
+  readonly toVersion?: string | null;
   /** The client certificate's serial (hex): the new one for enrolled / renewed, the current one otherwise. */
   readonly serialNumber?: string;
   readonly previousSerialNumber?: string;
@@ -120,8 +133,8 @@ export interface GatewayLifecycleEvent {
   readonly notAfter?: string;
   /** HTTP status of a refusal; null when none came (unreachable service). */
   readonly status?: number | null;
-  /** `refused`, `unreachable`, `invalid-answer`, `error` for a failed renewal. */
-  readonly reason?: string;
+  /** `refused`, `unreachable`, `invalid-answer`, `error` for a failed renewal; why, in words, for an update rolled back or refused. */
+  readonly reason?: string | null;
   /** The service's error code or a PE_ERR_ code. */
   readonly code?: string;
   readonly message?: string;

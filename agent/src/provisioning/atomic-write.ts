@@ -13,13 +13,14 @@ import { basename, dirname, join } from 'node:path';
  * would replace it, so of two processes creating the same file at once
  * exactly one wins and the other reads the winner's file.
  */
-export function writeFileAtomic(path: string, data: string, mode: number, options: { exclusive?: boolean } = {}): boolean {
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode: number, options: { exclusive?: boolean } = {}): boolean {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   // 'wx': a stale temp file of a crashed run with the same pid is removed first, never reused with its old mode.
   rmSync(temp, { force: true });
   const fd = openSync(temp, 'wx', mode);
   try {
-    writeSync(fd, data);
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
     fsyncSync(fd);
   } finally {
     closeSync(fd);

@@ -37,6 +37,8 @@ export interface TestGatewayOptions {
   readonly localAnswerers?: GatewayDeps['localAnswerers'];
   /** A cloud link (e.g. to a test mosquitto); none by default. */
   readonly mqtt?: GatewayConfig['mqtt'];
+  /** Update settings (the pinned key, the updates folder); defaults otherwise. */
+  readonly updates?: GatewayConfig['updates'];
 }
 
 /**
@@ -71,6 +73,7 @@ export async function startTestGateway(t: Test, options: TestGatewayOptions): Pr
     admin: { socket: join(dataDir, 'admin.sock') },
     log: { level: 'silent' },
     ...(options.mqtt ? { mqtt: options.mqtt } : {}),
+    ...(options.updates ? { updates: options.updates } : {}),
   };
   const level = process.env.PLEEVI_TEST_LOG;
   const logger = options.logger ?? createLogger(level === 'debug' || level === 'info' || level === 'warn' ? level : 'silent');
