@@ -13,6 +13,7 @@ import { stationsCommand } from './stations-command.js';
 import { statusCommand } from './status-command.js';
 import { terminalSafe } from './terminal-safe.js';
 import { USAGE } from './usage.js';
+import { vpnRunCommand, vpnStatusCommand } from './vpn-command.js';
 
 /** Command words (one or two) to their implementation. */
 const COMMANDS: ReadonlyMap<string, CliCommand> = new Map([
@@ -30,6 +31,8 @@ const COMMANDS: ReadonlyMap<string, CliCommand> = new Map([
   ['provision qr', provisionQrCommand],
   ['provision enroll', provisionEnrollCommand],
   ['provision reset', provisionResetCommand],
+  ['vpn run', vpnRunCommand],
+  ['vpn status', vpnStatusCommand],
   // Any other `provision` word: a usage error.
   ['provision', provisionCommand],
 ]);
