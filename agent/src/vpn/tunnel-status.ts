@@ -27,6 +27,8 @@ export interface TunnelStatusFile {
     readonly allowedIps: readonly string[];
     /** ISO time of the latest handshake; null: none since the interface was made. */
     readonly latestHandshakeAt: string | null;
+    /** ISO time the supervisor last saw the received bytes grow (keepalives and data from the peer). */
+    readonly lastReceivedAt: string | null;
     readonly rxBytes: number;
     readonly txBytes: number;
   };
@@ -54,6 +56,8 @@ export interface TunnelState {
   readonly endpoint: string;
   readonly latestHandshakeAt: string | null;
   readonly handshakeAgeS: number | null;
+  /** Seconds since the peer was last heard from: a handshake, or bytes received. */
+  readonly heardAgeS: number | null;
   readonly rxBytes: number;
   readonly txBytes: number;
   /** When the supervisor last wrote its status. */
@@ -73,8 +77,9 @@ export function readTunnelStatusFile(path: string): TunnelStatusFile | undefined
 }
 
 /**
- * The tunnel's state from the supervisor's status file: `up` when its latest
- * handshake is younger than `handshakeMaxAgeS` and the file is fresh (the
+ * The tunnel's state from the supervisor's status file: `up` when the peer
+ * was heard from (its latest handshake, or bytes received from it) within
+ * `handshakeMaxAgeS` and the file is fresh (the
  * supervisor wrote it within three check intervals, at least 15 s); `down`
  * otherwise, with the reason.
  */
@@ -95,14 +100,17 @@ export function tunnelState(config: WireguardConfig, now = Date.now()): TunnelSt
       publicKey: null,
       latestHandshakeAt: null,
       handshakeAgeS: null,
+      heardAgeS: null,
       rxBytes: 0,
       txBytes: 0,
       checkedAt: null,
       lastError: null,
     };
   }
-  const handshake = file.peer.latestHandshakeAt === null ? undefined : Date.parse(file.peer.latestHandshakeAt);
-  const handshakeAgeS = handshake === undefined || Number.isNaN(handshake) ? null : Math.max(0, Math.round((now - handshake) / 1000));
+  const handshakeAgeS = ageS(file.peer.latestHandshakeAt, now);
+  const receivedAgeS = handshakeAgeS === null ? null : ageS(file.peer.lastReceivedAt ?? null, now);
+  // Heard from: a handshake (WireGuard makes one every 2 minutes while traffic flows), or bytes received since.
+  const heardAgeS = handshakeAgeS === null ? null : Math.min(handshakeAgeS, receivedAgeS ?? handshakeAgeS);
   const fileAgeS = (now - Date.parse(file.updatedAt)) / 1000;
   const staleAfterS = Math.max(15, 3 * file.checkIntervalS);
   const reason =
@@ -114,8 +122,8 @@ export function tunnelState(config: WireguardConfig, now = Date.now()): TunnelSt
           ? `the interface ${file.interface} is not up${file.lastError ? `: ${file.lastError.message}` : ''}`
           : handshakeAgeS === null
             ? `no handshake with the peer ${file.peer.endpoint} yet`
-            : handshakeAgeS > config.handshakeMaxAgeS
-              ? `the latest handshake is ${handshakeAgeS} s old (more than ${config.handshakeMaxAgeS} s): the peer ${file.peer.endpoint} does not answer`
+            : heardAgeS !== null && heardAgeS > config.handshakeMaxAgeS
+              ? `the latest handshake is ${handshakeAgeS} s old and nothing was received for ${heardAgeS} s (more than ${config.handshakeMaxAgeS} s): the peer ${file.peer.endpoint} does not answer`
               : undefined;
   return {
     ...base,
@@ -125,11 +133,17 @@ export function tunnelState(config: WireguardConfig, now = Date.now()): TunnelSt
     publicKey: file.publicKey,
     latestHandshakeAt: file.peer.latestHandshakeAt,
     handshakeAgeS,
+    heardAgeS,
     rxBytes: file.peer.rxBytes,
     txBytes: file.peer.txBytes,
     checkedAt: file.updatedAt,
     lastError: file.lastError,
   };
+}
+
+function ageS(iso: string | null, now: number): number | null {
+  const at = iso === null ? Number.NaN : Date.parse(iso);
+  return Number.isNaN(at) ? null : Math.max(0, Math.round((now - at) / 1000));
 }
 
 /** One line for `status`: `up: pleevi-wg0 10.99.0.2/32 to 203.0.113.7:51820, handshake 12 s ago, received 1.2 KiB, sent 3.4 KiB`. */

@@ -70,6 +70,8 @@ export class WireguardSupervisor {
   private tunnel: Tunnel | undefined;
   private lastError: { message: string; at: string } | null = null;
   private stopping = false;
+  /** Received bytes at the last look, and when they last grew: the peer was heard from. */
+  private received: { rxBytes: number; at: string | null } = { rxBytes: 0, at: null };
   private wake: (() => void) | undefined;
   private readonly commands: SupervisorCommands;
 
@@ -280,6 +282,7 @@ export class WireguardSupervisor {
         currentEndpoint: seen?.endpoint ?? null,
         allowedIps: config.peer.allowedIps,
         latestHandshakeAt: seen?.latestHandshakeAt ?? null,
+        lastReceivedAt: this.noteReceived(seen?.rxBytes),
         rxBytes: seen?.rxBytes ?? 0,
         txBytes: seen?.txBytes ?? 0,
       },
@@ -294,6 +297,14 @@ export class WireguardSupervisor {
     } catch (error: unknown) {
       this.logger.error({ err: error, file: config.statusFile }, 'the VPN status file cannot be written');
     }
+  }
+
+  /** When the received bytes last grew (as seen every checkIntervalS); a new interface starts again at 0. */
+  private noteReceived(rxBytes: number | undefined): string | null {
+    if (rxBytes === undefined) return this.received.at;
+    if (rxBytes > this.received.rxBytes) this.received = { rxBytes, at: new Date().toISOString() };
+    else if (rxBytes < this.received.rxBytes) this.received = { rxBytes, at: this.received.at };
+    return this.received.at;
   }
 
   /**
