@@ -51,7 +51,7 @@ export const statusCommand: CliCommand = async (args, io) => {
       `uptime     ${status.uptimeS} s since ${status.startedAt}`,
       `listening  ${listen}`,
       `upstream   ${status.upstream.url}`,
-      ...(status.vpn ? [`vpn        ${describeTunnel(status.vpn)}`] : []),
+      ...(status.vpn ? [`vpn        ${describeTunnel(status.vpn)}`, `vpn key    ${status.vpn.publicKey ?? 'not known yet (see "pleevi-edge provision status")'}`] : []),
       `cloud link ${describeCloudLink(status.cloudLink)}`,
       `storage    ${describeStorage(status.storage)}`,
       ...(status.provisioning ? [`identity   ${describeProvisioning(status.provisioning)}`] : []),

@@ -5,6 +5,7 @@ import type { WireguardConfig } from '../config/gateway-config.js';
 import { createLogger } from '../util/logger.js';
 import { describeTunnel, tunnelState } from '../vpn/tunnel-status.js';
 import { WireguardSupervisor } from '../vpn/wireguard-supervisor.js';
+import { publicKeyOfFile } from '../vpn/wireguard-key.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './cli-io.js';
 import { loadCliLayeredConfig } from './load-cli-config.js';
 import { terminalSafe, terminalSafeJson } from './terminal-safe.js';
@@ -54,6 +55,15 @@ export const vpnRunCommand: CliCommand = async (args, io) => {
   return EXIT_OK;
 };
 
+/** The public key from the key file, when it exists and this user may read it. */
+function ownPublicKey(wireguard: WireguardConfig): string | undefined {
+  try {
+    return publicKeyOfFile(wireguard.privateKeyFile);
+  } catch {
+    return undefined;
+  }
+}
+
 /** `pleevi-edge vpn status [--json]`: the tunnel from the supervisor's status file; exit 1 when it is down. */
 export const vpnStatusCommand: CliCommand = async (args, io) => {
   const flags = flagsOf('vpn status', args, io, true);
@@ -73,7 +83,7 @@ export const vpnStatusCommand: CliCommand = async (args, io) => {
     io.stdout.write(
       [
         `vpn        ${describeTunnel(tunnel)}`,
-        `public key ${tunnel.publicKey ?? '(not known yet: the supervisor has not run)'}`,
+        `public key ${tunnel.publicKey ?? ownPublicKey(wireguard) ?? '(not known yet: the supervisor has not run)'}`,
         ...(tunnel.lastError ? [`last error ${tunnel.lastError.message} (${tunnel.lastError.at})`] : []),
         '',
       ]
