@@ -52,7 +52,7 @@ export interface GatewayDeps {
   readonly storageRetryMs?: number;
   /** Frames whose session bookkeeping may wait in memory for the storage (default 10,000). */
   readonly maxDeferredFrames?: number;
-  /** How long meter readings and statuses wait in memory before they are written (default 60 s; 0: at once). */
+  /** How long meter readings and statuses wait in memory before they are written (default 5 min; 0: at once). */
   readonly sessionFlushMs?: number;
   /** Time a station has to send its whole upgrade request (default 10 s). */
   readonly handshakeTimeoutMs?: number;

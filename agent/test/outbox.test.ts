@@ -2,6 +2,8 @@ import t from 'tap';
 import { DurableOutbox, SEQ_RESERVATION } from '../src/cloud/durable-outbox.js';
 import type { GatewayEvent } from '../src/events/gateway-events.js';
 import { openStore } from '../src/store/gateway-store.js';
+import { toSessionEvent } from '../src/sessions/session-record.js';
+import { SessionRecords } from '../src/sessions/session-records.js';
 import { createLogger } from '../src/util/logger.js';
 
 /** A station event is the smallest real GatewayEvent; `n` tells them apart. */
@@ -202,4 +204,47 @@ t.test('a full outbox drops the oldest events, counts them across restarts and s
   outbox.emit(stationEvent(6));
   t.equal(outbox.dropped, 3);
   t.throws(() => new DurableOutbox(db, { logger, maxEvents: 0 }), RangeError);
+});
+
+t.test('an updated event of the session flush is stored as a reference to its session and its readings, and published as the flush made it', async (t) => {
+  const db = openStore(t.testdir());
+  t.teardown(() => db.close());
+  const sessions = new SessionRecords(db);
+  const outbox = new DurableOutbox(db, {
+    logger: silent,
+    now: () => new Date('2025-03-01T10:05:00.000Z'),
+    storedSession: (sessionId) => {
+      const record = sessions.byId(sessionId);
+      return record === undefined ? undefined : toSessionEvent('updated', record);
+    },
+  });
+  const active = sessions.insert(
+    {
+      stationId: 'CP-REF', ocppVersion: '1.6', evseId: null, connectorId: 1, transactionId: '42', idTag: 'BADGE', idTagStatus: 'Accepted',
+      driverEmail: null, startedAt: '2025-03-01T10:00:00.000Z', endedAt: null, meterStartWh: 1000, meterStartAt: null, meterStopWh: null,
+      lastMeterWh: 3500, lastMeterAt: '2025-03-01T10:04:00.000Z', energyWh: 2500, stopReason: null, lastSeqNo: null, missedSeqNos: 0,
+      offlineEvents: 0, state: 'active',
+    },
+    new Date('2025-03-01T10:00:00.000Z'),
+  );
+  const flushed: GatewayEvent = { topic: 'session', payload: toSessionEvent('updated', active), flushedSessionId: active.sessionId };
+  outbox.emit(flushed);
+  outbox.emit(stationEvent(1));
+  const row = db.prepare<[], { payload: string; session_id: number; meter_start_wh: number; energy_wh: number }>('SELECT payload, session_id, meter_start_wh, energy_wh FROM outbox WHERE seq = 1').get();
+  t.same(row, { payload: '', session_id: active.sessionId, meter_start_wh: 1000, energy_wh: 2500 }, 'no JSON stored: the session and its readings');
+  const expected = JSON.stringify({ seq: 1, ts: '2025-03-01T10:05:00.000Z', ...flushed.payload });
+  t.equal(outbox.peek(10)[0]?.payload, expected, 'published exactly as the event emitted: seq, ts, then its fields in the same order');
+  t.equal(outbox.depth, 2);
+
+  // The session goes on and ends before the cloud took the event: it still says what the flush said.
+  sessions.save({ ...active, lastMeterWh: 5000, energyWh: 4000, meterStopWh: 5000, endedAt: '2025-03-01T10:30:00.000Z', stopReason: 'Local', state: 'ended' }, new Date());
+  t.equal(outbox.peek(10)[0]?.payload, expected, 'the readings of the flush, no end fields');
+  t.equal(outbox.remove(1), true);
+  outbox.flushRemovals();
+  t.same(outbox.peek(10).map((entry) => entry.seq), [2]);
+
+  const whole = new DurableOutbox(db, { logger: silent });
+  whole.emit(flushed);
+  t.match(JSON.parse(whole.peek(10).at(-1)?.payload ?? '{}'), { event: 'updated', energyWh: 2500 }, 'without storedSession the event is stored whole');
+  t.not(db.prepare<[], { payload: string }>('SELECT payload FROM outbox ORDER BY seq DESC LIMIT 1').get()?.payload, '');
 });

@@ -1,6 +1,7 @@
 import { describeError, GatewayError } from '../errors.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './cli-io.js';
 import { configCheckCommand } from './config-check-command.js';
+import { diagBundleCommand, diagCheckCommand, diagCommand } from './diag-command.js';
 import { driversImportCommand, driversListCommand, driversLookupCommand } from './drivers-command.js';
 import { passwordHashCommand } from './password-hash-command.js';
 import { provisionCommand, provisionQrCommand, provisionStatusCommand } from './provision-command.js';
@@ -35,6 +36,9 @@ const COMMANDS: ReadonlyMap<string, CliCommand> = new Map([
   ['vpn status', vpnStatusCommand],
   // Any other `provision` word: a usage error.
   ['provision', provisionCommand],
+  ['diag check', diagCheckCommand],
+  ['diag bundle', diagBundleCommand],
+  ['diag', diagCommand],
 ]);
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {

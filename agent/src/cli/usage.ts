@@ -17,10 +17,12 @@ Commands:
   provision reset --yes   forget the identity: a new key and claim code at the next start
   vpn run                 the WireGuard supervisor of vpn.wireguard (root: pleevi-edge-vpn.service)
   vpn status              the tunnel: state, latest handshake, bytes each way (exit 1 when down)
+  diag check              self-checks (config, clock, certificates, CPMS, broker, disk, database, service); exit 1 on a failure
+  diag bundle [-o FILE]   write a redacted support archive (tar.gz, mode 0600)
 
 Options for every command:
   --config FILE           configuration file (default: $PLEEVI_EDGE_CONFIG, else /etc/pleevi-edge/config.json)
-  --json                  machine-readable output (listing commands)
+  --json                  machine-readable output (listing commands, diag check)
   --help                  this text
   --version               print the version
 

@@ -8,6 +8,8 @@ import { CommandLog } from './command-log.js';
 import { DurableOutbox } from './durable-outbox.js';
 import { MqttLink } from './mqtt-link.js';
 import { PingCommand } from './ping-command.js';
+import { SessionRecords } from '../sessions/session-records.js';
+import { toSessionEvent } from '../sessions/session-record.js';
 import { ReplaceDriversCommand } from './replace-drivers-command.js';
 
 export interface CloudLinkOptions {
@@ -32,7 +34,15 @@ export class CloudLink {
 
   constructor(options: CloudLinkOptions) {
     const { store, logger } = options;
-    this.outbox = new DurableOutbox(store, { logger, maxEvents: options.config.outboxMaxEvents });
+    const sessions = new SessionRecords(store);
+    this.outbox = new DurableOutbox(store, {
+      logger,
+      maxEvents: options.config.outboxMaxEvents,
+      storedSession: (sessionId) => {
+        const record = sessions.byId(sessionId);
+        return record === undefined ? undefined : toSessionEvent('updated', record);
+      },
+    });
     this.commands = new CommandDispatcher({
       log: new CommandLog(store),
       logger,

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { GatewayEvent, GatewayEventSink } from '../events/gateway-events.js';
+import type { GatewayEvent, GatewayEventSink, SessionEvent } from '../events/gateway-events.js';
 import type { SqliteDatabase } from '../store/gateway-store.js';
 import type { Logger } from '../util/logger.js';
 
@@ -19,6 +19,13 @@ export interface DurableOutboxOptions {
   readonly now?: () => Date;
   /** Least time between two "dropped" warnings; every drop is counted regardless. */
   readonly dropLogIntervalMs?: number;
+  /**
+   * The session as stored, as an `updated` event. Given, the `updated`
+   * events of the session flush (`flushedSessionId`) are stored as a
+   * reference to their session and their readings, and rebuilt with it when
+   * they are read (migration 008); without it every event is stored whole.
+   */
+  readonly storedSession?: (sessionId: number) => SessionEvent | undefined;
 }
 
 export const DEFAULT_OUTBOX_MAX_EVENTS = 100_000;
@@ -40,8 +47,12 @@ interface StateRow {
 interface EntryRow {
   seq: number;
   topic: GatewayEvent['topic'];
+  /** Empty for a reference to a session (below). */
   payload: string;
   created_at: string;
+  session_id: number | null;
+  meter_start_wh: number | null;
+  energy_wh: number | null;
 }
 
 /**
@@ -81,6 +92,7 @@ export class DurableOutbox implements GatewayEventSink {
   private readonly db: SqliteDatabase;
   private lastDropLogAt = Number.NEGATIVE_INFINITY;
   private droppedSinceLog = 0;
+  private readonly storedSession: ((sessionId: number) => SessionEvent | undefined) | undefined;
 
   constructor(db: SqliteDatabase, options: DurableOutboxOptions) {
     const maxEvents = options.maxEvents ?? DEFAULT_OUTBOX_MAX_EVENTS;
@@ -89,16 +101,22 @@ export class DurableOutbox implements GatewayEventSink {
     this.logger = options.logger;
     this.now = options.now ?? (() => new Date());
     this.dropLogIntervalMs = options.dropLogIntervalMs ?? 60_000;
+    this.storedSession = options.storedSession;
     this.db = db;
     this.recoverSeq();
     const nextSeq = db.prepare<[], { last_seq: number; depth: number; reserved_seq: number }>(
       'UPDATE outbox_state SET last_seq = last_seq + 1, depth = depth + 1 WHERE id = 1 RETURNING last_seq, depth, reserved_seq',
     );
     const insert = db.prepare<[number, string, string, string]>('INSERT INTO outbox (seq, topic, payload, created_at) VALUES (?, ?, ?, ?)');
+    const insertReference = db.prepare<[number, string, number, number | null, number | null]>(
+      "INSERT INTO outbox (seq, topic, payload, created_at, session_id, meter_start_wh, energy_wh) VALUES (?, 'session', '', ?, ?, ?, ?)",
+    );
     const deleteOldest = db.prepare<[number]>('DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?)');
     const countDropped = db.prepare<[number, number]>('UPDATE outbox_state SET depth = depth - ?, dropped = dropped + ? WHERE id = 1');
     this.stateStatement = db.prepare<[], StateRow>('SELECT last_seq, depth, dropped FROM outbox_state WHERE id = 1');
-    this.peekStatement = db.prepare<[number, number], EntryRow>('SELECT seq, topic, payload, created_at FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?');
+    this.peekStatement = db.prepare<[number, number], EntryRow>(
+      'SELECT seq, topic, payload, created_at, session_id, meter_start_wh, energy_wh FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?',
+    );
     const removeRow = db.prepare<[number]>('DELETE FROM outbox WHERE seq = ?');
     const decrementDepth = db.prepare<[number]>('UPDATE outbox_state SET depth = depth - ? WHERE id = 1');
 
@@ -108,8 +126,12 @@ export class DurableOutbox implements GatewayEventSink {
       const row = nextSeq.get();
       if (row === undefined) throw new Error('outbox_state row is missing (migration 004 not applied?)');
       const at = this.now().toISOString();
-      const payload = JSON.stringify({ seq: row.last_seq, ts: at, ...event.payload });
-      insert.run(row.last_seq, event.topic, payload, at);
+      if (event.topic === 'session' && event.flushedSessionId !== undefined && this.storedSession !== undefined) {
+        // ~60 bytes instead of ~400 of JSON: the session's row holds the rest (rebuilt by `entryOf`).
+        insertReference.run(row.last_seq, at, event.flushedSessionId, event.payload.meterStartWh, event.payload.energyWh);
+      } else {
+        insert.run(row.last_seq, event.topic, JSON.stringify({ seq: row.last_seq, ts: at, ...event.payload }), at);
+      }
       if (row.last_seq > row.reserved_seq - SEQ_RESERVATION / 2) this.scheduleReservation();
       if (row.depth > this.maxEvents) {
         // The rows and the counters move in the same transaction.
@@ -191,7 +213,7 @@ export class DurableOutbox implements GatewayEventSink {
     const entries: OutboxEntry[] = [];
     for (const row of rows) {
       if (this.acknowledged.has(row.seq)) continue;
-      entries.push({ seq: row.seq, topic: row.topic, payload: row.payload, createdAt: row.created_at });
+      entries.push({ seq: row.seq, topic: row.topic, payload: this.payloadOf(row), createdAt: row.created_at });
       if (entries.length === limit) break;
     }
     return entries;
@@ -219,6 +241,21 @@ export class DurableOutbox implements GatewayEventSink {
     const seqs = [...this.acknowledged];
     this.removeMany(seqs);
     for (const seq of seqs) this.acknowledged.delete(seq);
+  }
+
+  /**
+   * The stored JSON, or for a reference the `updated` event as the flush
+   * made it: the session's stored row with the readings of the flush. The
+   * session was active then, so no end fields; a badge, driver or EVSE
+   * that arrived since is its newest (its own event follows this one).
+   */
+  private payloadOf(row: EntryRow): string {
+    if (row.session_id === null || row.payload !== '') return row.payload;
+    const stored = this.storedSession?.(row.session_id);
+    const event = stored === undefined
+      ? { event: 'updated', sessionId: row.session_id }
+      : { ...stored, event: 'updated', endedAt: null, meterStopWh: null, stopReason: null, meterStartWh: row.meter_start_wh, energyWh: row.energy_wh };
+    return JSON.stringify({ seq: row.seq, ts: row.created_at, ...event });
   }
 
   /** Events waiting for their PUBACK. */

@@ -129,7 +129,17 @@ export interface GatewayLifecycleEvent {
 
 /** An event and the topic it goes to (`P/events/<topic>`). */
 export type GatewayEvent =
-  | { readonly topic: 'session'; readonly payload: SessionEvent }
+  | {
+      readonly topic: 'session';
+      readonly payload: SessionEvent;
+      /**
+       * An `updated` event of the session flush (only readings changed): the
+       * id of the session whose stored row holds everything in it but the
+       * readings (`meterStartWh`, `energyWh`). The durable outbox stores this
+       * reference and those two instead of the JSON.
+       */
+      readonly flushedSessionId?: number;
+    }
   | { readonly topic: 'station'; readonly payload: StationEvent }
   | { readonly topic: 'schedule'; readonly payload: ScheduleEvent }
   | { readonly topic: 'gateway'; readonly payload: GatewayLifecycleEvent };

@@ -104,7 +104,8 @@ export class SessionLedger {
       const saved = this.deps.records.save(entry.current, this.deps.now());
       if (visibleFieldsDiffer(saved, entry.stored)) {
         this.deps.counters.sessionsUpdated += 1;
-        this.deps.emit({ topic: 'session', payload: toSessionEvent('updated', saved) });
+        // Only readings changed (onlyReadingsDiffer): the row just saved holds the rest of the event.
+        this.deps.emit({ topic: 'session', payload: toSessionEvent('updated', saved), flushedSessionId: saved.sessionId });
       }
       const written = entry.current;
       this.deps.afterCommit(() => {

@@ -32,7 +32,7 @@ export interface SessionObserverDeps {
   readonly maxDeferredFrames?: number;
   /**
    * How long meter readings and StatusNotifications may wait in memory before
-   * they are written (default 60 s; docs/sessions.md "What is written when").
+   * they are written (default 5 min; docs/sessions.md "What is written when").
    * 0 writes every frame's bookkeeping at once, in its own transaction.
    */
   readonly flushMs?: number;
@@ -41,7 +41,7 @@ export interface SessionObserverDeps {
 }
 
 export const DEFAULT_MAX_DEFERRED_FRAMES = 10_000;
-export const DEFAULT_SESSION_FLUSH_MS = 60_000;
+export const DEFAULT_SESSION_FLUSH_MS = 300_000;
 
 /** Frames whose bookkeeping only touches what waits in memory: no transaction for them. */
 const IN_MEMORY_ACTIONS: ReadonlySet<string> = new Set(['MeterValues', 'StatusNotification', 'Authorize']);
@@ -87,6 +87,8 @@ export class SessionObserver implements FrameObserver {
   private uncommittedEvents: GatewayEvent[] | undefined;
   /** While a transaction runs: what to apply to memory once it commits. */
   private uncommittedApplies: Array<() => void> | undefined;
+  /** While a transaction runs: the statuses waiting in memory are not written in it yet. */
+  private statusesUnwritten = false;
   private lastDropLogAt = Number.NEGATIVE_INFINITY;
   private lastFlushFailureLogAt = Number.NEGATIVE_INFINITY;
   private readonly ledger: SessionLedger;
@@ -145,6 +147,7 @@ export class SessionObserver implements FrameObserver {
     if (this.deferred.size > 0 || this.waitingInMemory + (this.deps.alsoFlushed?.waiting() ?? 0) === 0) return;
     try {
       this.write(() => {
+        this.writeWaitingStatuses();
         this.ledger.flush();
         this.deps.alsoFlushed?.flush();
       }, 'normal');
@@ -229,7 +232,10 @@ export class SessionObserver implements FrameObserver {
    * memory); counters touched by a transaction that rolled back are put
    * back, its changes to memory are applied and its events reach in-memory
    * consumers only once it committed. Statuses waiting in memory are written
-   * first, so their events keep their place before this frame's.
+   * just before this frame's first event, so their events keep their place
+   * before it; a frame that emits nothing (a 2.x `Updated` with readings
+   * only, a TransactionEvent answer) leaves them for the flush and writes
+   * nothing.
    */
   private write(work: () => void, commit: Commit): void {
     if (commit === 'memory' && this.flushMs > 0) {
@@ -242,9 +248,9 @@ export class SessionObserver implements FrameObserver {
     this.uncommittedEvents = events;
     this.uncommittedApplies = applies;
     if (commit === 'full') this.deps.db.pragma('synchronous = FULL');
+    this.statusesUnwritten = true;
     try {
       this.transact(() => {
-        this.stations.flush();
         work();
         if (this.flushMs === 0) this.deps.alsoFlushed?.flush();
       });
@@ -252,6 +258,7 @@ export class SessionObserver implements FrameObserver {
       Object.assign(this.counters, before);
       throw error;
     } finally {
+      this.statusesUnwritten = false;
       this.uncommittedEvents = undefined;
       this.uncommittedApplies = undefined;
       if (commit === 'full') this.deps.db.pragma('synchronous = NORMAL');
@@ -301,7 +308,16 @@ export class SessionObserver implements FrameObserver {
     }
   }
 
+  /** In the transaction under way, once: the statuses waiting in memory, with their events. */
+  private writeWaitingStatuses(): void {
+    if (!this.statusesUnwritten) return;
+    this.statusesUnwritten = false;
+    this.stations.flush();
+  }
+
   private emit(event: GatewayEvent): void {
+    // A waiting status happened before this event: its event goes first.
+    this.writeWaitingStatuses();
     try {
       this.deps.events.emit?.(event);
       this.uncommittedEvents?.push(event);

@@ -51,6 +51,7 @@ export class SessionRecords {
   private readonly insertStatement;
   private readonly saveStatement;
   private readonly latestStatement;
+  private readonly byIdStatement;
   private readonly listStatement;
   private readonly listActiveStatement;
 
@@ -69,6 +70,7 @@ export class SessionRecords {
     this.latestStatement = db.prepare<[string, string], SessionRow>(
       `SELECT * FROM sessions WHERE station_id = ? AND transaction_id = ? ORDER BY state = 'active' DESC, session_id DESC LIMIT 1`,
     );
+    this.byIdStatement = db.prepare<[number], SessionRow>('SELECT * FROM sessions WHERE session_id = ?');
     this.listStatement = db.prepare<[number], SessionRow>('SELECT * FROM sessions ORDER BY started_at DESC, session_id DESC LIMIT ?');
     this.listActiveStatement = db.prepare<[number], SessionRow>(
       `SELECT * FROM sessions WHERE state = 'active' ORDER BY started_at DESC, session_id DESC LIMIT ?`,
@@ -90,6 +92,11 @@ export class SessionRecords {
   /** The active session with this id, else the newest ended one. */
   find(stationId: string, transactionId: string): SessionRecord | undefined {
     const row = this.latestStatement.get(stationId, transactionId);
+    return row ? fromRow(row) : undefined;
+  }
+
+  byId(sessionId: number): SessionRecord | undefined {
+    const row = this.byIdStatement.get(sessionId);
     return row ? fromRow(row) : undefined;
   }
 

@@ -5,7 +5,9 @@ import { sessionsMigration } from './migrations/003-sessions.js';
 import { outboxMigration } from './migrations/004-outbox.js';
 import { schedulesMigration } from './migrations/005-schedules.js';
 import { outboxSeqReservationMigration } from './migrations/006-outbox-seq-reservation.js';
-import { stationSecurityMigration } from './migrations/007-station-security.js';
+import { dropRedundantSessionIndexMigration } from './migrations/007-drop-redundant-session-index.js';
+import { outboxSessionReferencesMigration } from './migrations/008-outbox-session-references.js';
+import { stationSecurityMigration } from './migrations/009-station-security.js';
 
 export type { Migration } from './migration.js';
 
@@ -17,5 +19,7 @@ export const MIGRATIONS: readonly Migration[] = [
   outboxMigration,
   schedulesMigration,
   outboxSeqReservationMigration,
+  dropRedundantSessionIndexMigration,
+  outboxSessionReferencesMigration,
   stationSecurityMigration,
 ];
