@@ -9,7 +9,7 @@ import { layerConfig } from '../src/config/layered-config.js';
 import { ConfigError } from '../src/errors.js';
 import { tunnelState, type TunnelStatusFile } from '../src/vpn/tunnel-status.js';
 import { ensureWireguardKey, generateWireguardPrivateKey, wireguardPublicKey } from '../src/vpn/wireguard-key.js';
-import { CLI, ROOT } from './helpers/run-cli.js';
+import { CLI, ROOT, runCli } from './helpers/run-cli.js';
 
 const PEER_KEY = wireguardPublicKey(generateWireguardPrivateKey());
 const vpn = (wireguard: Record<string, unknown>): Record<string, unknown> => ({
@@ -149,4 +149,13 @@ t.test('the vpn unit passes systemd-analyze verify without a warning', { skip: e
   const result = spawnSync('systemd-analyze', ['verify', path], { encoding: 'utf8' });
   t.equal(result.stderr.trim(), '', 'no complaint about the unit');
   t.equal(result.status, 0);
+});
+
+t.test('config check names the tunnel', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pe-vpncfg-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...vpn({}), dataDir: 'data', admin: { socket: 'a.sock' } }));
+  const result = await runCli(['config', 'check', '--config', join(dir, 'config.json')]);
+  t.equal(result.code, 0, result.stderr);
+  t.match(result.stdout, /vpn: +WireGuard pleevi-wg0 10\.99\.0\.2\/32 to vpn\.example\.com:51820 \(10\.99\.0\.0\/24; built by "pleevi-edge vpn run"\)/);
 });

@@ -134,9 +134,10 @@ export class WireguardSupervisor {
     return wanted;
   }
 
+  /** Kept for the status file; logged when it is new, not again every check while it lasts. */
   private recordError(message: string): void {
+    if (this.lastError?.message !== message) this.logger.error(message);
     this.lastError = { message, at: new Date().toISOString() };
-    this.logger.error(message);
   }
 
   private sleep(ms: number): Promise<void> {
