@@ -1,3 +1,4 @@
+import { tunnelState, type TunnelState } from './vpn/tunnel-status.js';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { StationGoneError } from './errors.js';
 import { InspectionPipeline } from './ocpp/inspection-pipeline.js';
@@ -103,6 +104,8 @@ export interface GatewayStatus {
   readonly recentEvents: readonly GatewayEvent[];
   /** Claim, clock and certificate (docs/provisioning.md); absent on a gateway configured by hand. */
   readonly provisioning?: ProvisioningStatus;
+  /** The WireGuard tunnel to the CPMS (`vpn.wireguard`), from the VPN supervisor's status file; absent without one. */
+  readonly vpn?: TunnelState;
 }
 
 /**
@@ -390,6 +393,7 @@ export class Gateway {
       counters: { ...this.metrics.snapshot(), ...this.sessions.counters.snapshot(), ...this.storeCounters(), observerFailures: this.pipeline.observerFailures, stationsConnected: stations.length },
       recentEvents: this.recentEvents.list().slice(-20),
       ...(this.provisioningStatus ? { provisioning: this.provisioningStatus() } : {}),
+      ...(this.config.vpn ? { vpn: tunnelState(this.config.vpn.wireguard) } : {}),
     };
   }
 

@@ -107,6 +107,9 @@ function summarize(config: GatewayConfig): string {
     ['upstream', `${config.upstream.url}/<stationId>`],
     ['stations', `${stations.list.length} listed, ${unknown}`],
     ['mqtt', config.mqtt ? `${config.mqtt.url} (topics ${config.mqtt.topicPrefix}/...)` : 'off (no cloud link)'],
+    ...(config.vpn
+      ? [['vpn', `WireGuard ${config.vpn.wireguard.interface} ${config.vpn.wireguard.address} to ${config.vpn.wireguard.peer.endpoint} (${config.vpn.wireguard.peer.allowedIps.join(', ')}; built by "pleevi-edge vpn run")`] as [string, string]]
+      : []),
     ['dataDir', config.dataDir],
   ];
   return rows.map(([name, value]) => `  ${`${name}:`.padEnd(11)}${value}\n`).join('');

@@ -15,6 +15,7 @@ import { statusCommand } from './status-command.js';
 import { terminalSafe } from './terminal-safe.js';
 import { updateApplyCommand, updateCommand, updateStatusCommand } from './update-command.js';
 import { USAGE } from './usage.js';
+import { vpnRunCommand, vpnStatusCommand } from './vpn-command.js';
 
 /** Command words (one or two) to their implementation. */
 const COMMANDS: ReadonlyMap<string, CliCommand> = new Map([
@@ -32,6 +33,8 @@ const COMMANDS: ReadonlyMap<string, CliCommand> = new Map([
   ['provision qr', provisionQrCommand],
   ['provision enroll', provisionEnrollCommand],
   ['provision reset', provisionResetCommand],
+  ['vpn run', vpnRunCommand],
+  ['vpn status', vpnStatusCommand],
   // Any other `provision` word: a usage error.
   ['provision', provisionCommand],
   ['diag check', diagCheckCommand],

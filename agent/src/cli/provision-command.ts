@@ -1,3 +1,6 @@
+import type { GatewayConfig, WireguardConfig } from '../config/gateway-config.js';
+import { describeFsError } from '../config/config-tls-files.js';
+import { ensureWireguardKey, publicKeyOfFile } from '../vpn/wireguard-key.js';
 import { writeFileSync } from 'node:fs';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
 import { loadCliConfig } from './load-cli-config.js';
@@ -54,9 +57,11 @@ export const provisionStatusCommand: CliCommand = async (args, io) => {
   if (identity.keyMode !== 0o600) {
     io.stderr.write(terminalSafe(`pleevi-edge provision status: warning: ${identity.keyPath} has mode ${keyMode}, not 0600; fix: chmod 600 ${identity.keyPath}`) + '\n');
   }
+  const wireguard = wireguardKeyLine((config as Partial<GatewayConfig>).vpn?.wireguard);
   if (flags.json) {
     io.stdout.write(
       `${terminalSafeJson({
+        ...(wireguard ? { wireguardPublicKey: wireguard.publicKey ?? null, wireguardKeyFile: wireguard.file } : {}),
         gatewayId: identity.gatewayId,
         gatewayIdSource: identity.gatewayIdSource,
         keyFile: identity.keyPath,
@@ -78,6 +83,7 @@ export const provisionStatusCommand: CliCommand = async (args, io) => {
       `id from      ${GATEWAY_ID_SOURCE_LABELS[identity.gatewayIdSource]}`,
       `private key  ${identity.keyPath} (mode ${keyMode})`,
       `csr          ${identity.csrPath}`,
+      ...(wireguard ? [`wireguard    ${wireguard.publicKey !== undefined ? `public key ${wireguard.publicKey} (register it at the VPN server)` : wireguard.problem}`] : []),
       `identity     ${identity.created ? 'made now' : 'made'} ${identity.createdAt}`,
       ...(identity.claimCode === undefined
         ? [`claim state  claimed ${identity.claimedAt ?? ''}`, ...describeEnrolled(config.dataDir)]
@@ -93,6 +99,21 @@ export const provisionStatusCommand: CliCommand = async (args, io) => {
   );
   return EXIT_OK;
 };
+
+/**
+ * The gateway's WireGuard public key (vpn.wireguard): its own key is made
+ * here on the first run like the rest of the identity; a configured key file
+ * is only read, when this user may.
+ */
+function wireguardKeyLine(wireguard: WireguardConfig | undefined): { file: string; publicKey?: string; problem?: string } | undefined {
+  if (!wireguard) return undefined;
+  try {
+    const publicKey = wireguard.generatedKey ? ensureWireguardKey(wireguard.privateKeyFile).publicKey : publicKeyOfFile(wireguard.privateKeyFile);
+    return { file: wireguard.privateKeyFile, publicKey };
+  } catch (error: unknown) {
+    return { file: wireguard.privateKeyFile, problem: `key ${wireguard.privateKeyFile} cannot be read here: ${describeFsError(error)} (see "pleevi-edge vpn status")` };
+  }
+}
 
 /** `pleevi-edge provision qr`: the claim QR code in the terminal, and as SVG with --svg (docs/provisioning.md). */
 export const provisionQrCommand: CliCommand = async (args, io) => {

@@ -7,6 +7,7 @@ import { EXIT_OK, EXIT_USAGE, type CliCommand } from './cli-io.js';
 import { loadCliConfig } from './load-cli-config.js';
 import { formatTable } from './format-table.js';
 import { describeHop } from '../proxy/hop-security.js';
+import { describeTunnel } from '../vpn/tunnel-status.js';
 import { terminalSafe, terminalSafeJson } from './terminal-safe.js';
 
 /** `pleevi-edge status`: the live picture, from the running daemon over the admin socket. */
@@ -50,6 +51,7 @@ export const statusCommand: CliCommand = async (args, io) => {
       `uptime     ${status.uptimeS} s since ${status.startedAt}`,
       `listening  ${listen}`,
       `upstream   ${status.upstream.url}`,
+      ...(status.vpn ? [`vpn        ${describeTunnel(status.vpn)}`, `vpn key    ${status.vpn.publicKey ?? 'not known yet (see "pleevi-edge provision status")'}`] : []),
       `cloud link ${describeCloudLink(status.cloudLink)}`,
       `storage    ${describeStorage(status.storage)}`,
       ...(status.provisioning ? [`identity   ${describeProvisioning(status.provisioning)}`] : []),

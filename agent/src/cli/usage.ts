@@ -15,6 +15,8 @@ Commands:
   provision qr            the claim QR code in the terminal (--svg FILE: also as SVG)
   provision enroll        enroll now (asks the running daemon, or enrolls in the foreground)
   provision reset --yes   forget the identity: a new key and claim code at the next start
+  vpn run                 the WireGuard supervisor of vpn.wireguard (root: pleevi-edge-vpn.service)
+  vpn status              the tunnel: state, latest handshake, bytes each way (exit 1 when down)
   diag check              self-checks (config, clock, certificates, CPMS, broker, disk, database, service); exit 1 on a failure
   diag bundle [-o FILE]   write a redacted support archive (tar.gz, mode 0600)
   update apply FILE       check a signed release bundle and hand it to the update helper (--sig FILE, --wait)

@@ -40,6 +40,15 @@ export const CONFIG_DEFAULTS = {
   },
   log: { level: 'info' as LogLevel },
   updates: { publicKey: '/etc/pleevi-edge/update-signing.pub', readyTimeoutS: 120 },
+  vpn: {
+    wireguard: {
+      interface: 'pleevi-wg0',
+      persistentKeepaliveS: 25,
+      // WireGuard rekeys every 2 minutes while traffic flows (and keepalives are traffic): older than this, the tunnel is down.
+      handshakeMaxAgeS: 180,
+      checkIntervalS: 5,
+    },
+  },
 } as const;
 
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -81,6 +90,23 @@ export interface ConfigFile {
   admin?: { socket?: string };
   log?: { level?: LogLevel };
   updates?: { dir?: string; publicKey?: string; readyTimeoutS?: number };
+  vpn?: { wireguard?: WireguardFile };
+}
+
+/** `vpn.wireguard` (docs/configuration.md "vpn"). */
+export interface WireguardFile {
+  interface?: string;
+  privateKeyFile?: string;
+  address: string;
+  peer: {
+    publicKey: string;
+    endpoint: string;
+    allowedIps: string[];
+    persistentKeepaliveS?: number;
+    presharedKeyFile?: string;
+  };
+  handshakeMaxAgeS?: number;
+  checkIntervalS?: number;
 }
 
 export interface TlsFilesFile {
@@ -121,6 +147,47 @@ const tlsFiles = {
   additionalProperties: false,
   properties: { ca: pemSource, cert: pemSource, key: pemSource },
   dependencies: certNeedsKey,
+} as const;
+
+/** An IPv4 or IPv6 prefix (`10.99.0.0/24`, `fd00::/64`); `ip` itself judges the address. */
+const CIDR_PATTERN = '^(?:[0-9]{1,3}(?:\\.[0-9]{1,3}){3}/(?:[0-9]|[12][0-9]|3[0-2])|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*/(?:[0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]))$';
+const cidr = { type: 'string', pattern: CIDR_PATTERN, errorMessage: 'must be an address with its prefix length, such as 10.99.0.2/32' } as const;
+/** A WireGuard key: 32 bytes in base64 (44 characters ending in '='). */
+const wireguardKey = { type: 'string', pattern: '^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$', errorMessage: 'must be a WireGuard key: 32 bytes in base64 (44 characters, as printed by "wg pubkey")' } as const;
+
+const wireguard = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['address', 'peer'],
+  properties: {
+    // Linux allows 15 bytes; wireguard-go's control socket is /var/run/wireguard/<interface>.sock.
+    interface: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$',
+      default: CONFIG_DEFAULTS.vpn.wireguard.interface,
+      errorMessage: 'must be a network interface name: 1 to 15 characters of A-Z a-z 0-9 _ . -',
+    },
+    privateKeyFile: nonEmptyString,
+    address: cidr,
+    peer: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['publicKey', 'endpoint', 'allowedIps'],
+      properties: {
+        publicKey: wireguardKey,
+        endpoint: {
+          type: 'string',
+          pattern: '^(?:[A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\]):[0-9]{1,5}$',
+          errorMessage: 'must be host:port (an IPv6 address in brackets: [2001:db8::1]:51820)',
+        },
+        allowedIps: { type: 'array', minItems: 1, items: cidr },
+        persistentKeepaliveS: integer(0, 65_535, CONFIG_DEFAULTS.vpn.wireguard.persistentKeepaliveS),
+        presharedKeyFile: nonEmptyString,
+      },
+    },
+    handshakeMaxAgeS: integer(1, 86_400, CONFIG_DEFAULTS.vpn.wireguard.handshakeMaxAgeS),
+    checkIntervalS: integer(1, 3600, CONFIG_DEFAULTS.vpn.wireguard.checkIntervalS),
+  },
 } as const;
 
 const station = {
@@ -296,6 +363,11 @@ export const CONFIG_SCHEMA = {
         publicKey: { ...nonEmptyString, default: CONFIG_DEFAULTS.updates.publicKey },
         readyTimeoutS: integer(5, 3600, CONFIG_DEFAULTS.updates.readyTimeoutS),
       },
+    },
+    vpn: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { wireguard },
     },
   },
 } as const;

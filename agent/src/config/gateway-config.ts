@@ -122,6 +122,35 @@ export interface ProvisioningConfig {
   readonly ca?: string;
 }
 
+/**
+ * `vpn.wireguard`: the tunnel the CPMS is reached through. The daemon itself
+ * is unprivileged and only reads the tunnel's state; `pleevi-edge vpn run`
+ * (root, systemd/pleevi-edge-vpn.service) builds the interface from this.
+ */
+export interface WireguardConfig {
+  readonly interface: string;
+  /** Absolute path of the private key (base64, mode 0600): the configured file, else `<dataDir>/identity/wireguard.key`, made at first use. */
+  readonly privateKeyFile: string;
+  /** True when privateKeyFile was not configured: the gateway's own key, made by it. */
+  readonly generatedKey: boolean;
+  /** The gateway's tunnel address with its prefix, e.g. `10.99.0.2/32`. */
+  readonly address: string;
+  readonly peer: {
+    readonly publicKey: string;
+    /** `host:port` */
+    readonly endpoint: string;
+    readonly allowedIps: readonly string[];
+    readonly persistentKeepaliveS: number;
+    readonly presharedKeyFile?: string;
+  };
+  /** A tunnel whose latest handshake is older than this is down. */
+  readonly handshakeMaxAgeS: number;
+  /** How often the supervisor reads the tunnel and writes its status file. */
+  readonly checkIntervalS: number;
+  /** Where the supervisor writes the tunnel's state and the daemon reads it: `<dataDir>/vpn-status.json`. */
+  readonly statusFile: string;
+}
+
 /** A gateway that can relay: the device part plus where the CPMS is and what the features do. */
 export interface GatewayConfig extends DeviceConfig {
   readonly upstream: UpstreamConfig;
@@ -137,4 +166,6 @@ export interface GatewayConfig extends DeviceConfig {
     /** How long a gateway call waits for the station's answer. */
     readonly callTimeoutMs: number;
   };
+  /** Absent: no tunnel, nothing of it in status. */
+  readonly vpn?: { readonly wireguard: WireguardConfig };
 }

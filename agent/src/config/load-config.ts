@@ -20,8 +20,9 @@ import { secretPathsIn } from './config-secrets.js';
 import { dedupe, inDocumentOrder, schemaProblem } from './config-problems.js';
 import { crossFieldProblems } from './config-rules.js';
 import { describeFsError, readTlsFiles } from './config-tls-files.js';
-import { CONFIG_DEFAULTS, CONFIG_SCHEMA, type ConfigFile, type TlsFilesFile } from './config-schema.js';
-import type { DeviceConfig, GatewayConfig, StationConfig, TlsFiles } from './gateway-config.js';
+import { CONFIG_DEFAULTS, CONFIG_SCHEMA, type ConfigFile, type TlsFilesFile, type WireguardFile } from './config-schema.js';
+import type { DeviceConfig, GatewayConfig, StationConfig, TlsFiles, WireguardConfig } from './gateway-config.js';
+import { wireguardKeyProblems, WIREGUARD_KEY_FILE, VPN_STATUS_FILE } from './config-wireguard.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/pleevi-edge/config.json';
 
@@ -106,6 +107,7 @@ function validate(value: unknown, check: ValidateFunction<ConfigFile>, options: 
   problems.push(...crossFieldProblems(value));
   problems.push(...adminSocketProblems(value, options.baseDir, options.env));
   const pem = readTlsFiles(value, options.baseDir, problems);
+  problems.push(...wireguardKeyProblems(value, options.baseDir));
   if (!valid || problems.length > 0) {
     const sorted = inDocumentOrder(dedupe(problems), value);
     // The source is not repeated here: callers print it next to the message (printConfigProblems).
@@ -247,5 +249,27 @@ function resolveConfig(file: ConfigFile, upstream: NonNullable<ConfigFile['upstr
       stackLevel: file.smartCharging?.stackLevel ?? CONFIG_DEFAULTS.smartCharging.stackLevel,
       callTimeoutMs: file.smartCharging?.callTimeoutMs ?? CONFIG_DEFAULTS.smartCharging.callTimeoutMs,
     },
+    ...(file.vpn?.wireguard !== undefined ? { vpn: { wireguard: resolveWireguard(file.vpn.wireguard, device.dataDir, options.baseDir) } } : {}),
+  };
+}
+
+function resolveWireguard(wireguard: WireguardFile, dataDir: string, baseDir: string): WireguardConfig {
+  const defaults = CONFIG_DEFAULTS.vpn.wireguard;
+  const { peer } = wireguard;
+  return {
+    interface: wireguard.interface ?? defaults.interface,
+    privateKeyFile: wireguard.privateKeyFile !== undefined ? resolve(baseDir, wireguard.privateKeyFile) : join(dataDir, 'identity', WIREGUARD_KEY_FILE),
+    generatedKey: wireguard.privateKeyFile === undefined,
+    address: wireguard.address,
+    peer: {
+      publicKey: peer.publicKey,
+      endpoint: peer.endpoint,
+      allowedIps: [...peer.allowedIps],
+      persistentKeepaliveS: peer.persistentKeepaliveS ?? defaults.persistentKeepaliveS,
+      ...(peer.presharedKeyFile !== undefined ? { presharedKeyFile: resolve(baseDir, peer.presharedKeyFile) } : {}),
+    },
+    handshakeMaxAgeS: wireguard.handshakeMaxAgeS ?? defaults.handshakeMaxAgeS,
+    checkIntervalS: wireguard.checkIntervalS ?? defaults.checkIntervalS,
+    statusFile: join(dataDir, VPN_STATUS_FILE),
   };
 }
