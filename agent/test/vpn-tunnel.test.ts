@@ -200,6 +200,11 @@ t.test('a CPMS reachable only through the WireGuard tunnel: relayed, cut (an out
   await waitUntil(() => daemon.has(/gateway started/) || !daemon.alive(), 'the gateway starts', 20_000);
   t.ok(daemon.alive(), 'the gateway runs');
 
+  /** The VPN line of `diag check --json`, run in the gateway's namespace. */
+  const diagVpn = (): unknown => {
+    const run = inNs(nsGw, [process.execPath, CLI, 'diag', 'check', '--json', '--config', configPath]);
+    return (JSON.parse(run.stdout) as Array<{ id: string }>).find((check) => check.id === 'vpn');
+  };
   // What `status --json` prints, asked over the admin socket (a unix socket: reachable from any namespace) without a CLI start-up per poll.
   const status = async (): Promise<StatusJson> => (await adminGet(adminSocket, '/v1/status')) as StatusJson;
   const statusCli = (): StatusJson => {
@@ -240,6 +245,7 @@ t.test('a CPMS reachable only through the WireGuard tunnel: relayed, cut (an out
   const vpnStatus = inNs(nsGw, [process.execPath, CLI, 'vpn', 'status', '--config', configPath]);
   t.equal(vpnStatus.status, 0, 'vpn status exits 0 while up');
   t.match(vpnStatus.stdout, new RegExp(`public key ${gwPublic.replace(/[+/]/g, '\\$&')}`), 'vpn status shows the public key to register');
+  t.match(diagVpn(), { status: 'pass', detail: /^up: / }, 'diag check: the tunnel passes');
 
   // Cut: the link under the tunnel goes down. The station's upstream is lost: held for outageGraceMs, then closed (1001).
   const closesBefore = station.count(/^CLOSE/);
@@ -252,6 +258,7 @@ t.test('a CPMS reachable only through the WireGuard tunnel: relayed, cut (an out
   t.match(down.vpn?.reason, /latest handshake is \d+ s old/, `status says why: ${down.vpn?.reason}`);
   t.ok((down.counters['upstreamOutagesBeyondGrace'] ?? 0) >= 1, 'counted as an outage beyond the grace');
   t.equal(inNs(nsGw, [process.execPath, CLI, 'vpn', 'status', '--config', configPath]).status, 1, 'vpn status exits 1 while down');
+  t.match(diagVpn(), { status: 'fail', detail: /^DOWN: /, fix: /pleevi-edge-vpn/ }, 'diag check: the tunnel fails with a fix');
   const heartbeatsBefore = cpms.count(/^HEARTBEAT/);
 
   // Restore: the station (reconnecting on its own) is relayed again and the tunnel shows up.

@@ -7,6 +7,7 @@ import { diskSpaceCheck } from './checks/disk-space-check.js';
 import { mqttChecks } from './checks/mqtt-check.js';
 import { serviceChecks } from './checks/service-check.js';
 import { upstreamChecks } from './checks/upstream-check.js';
+import { vpnChecks } from './checks/vpn-check.js';
 import type { DaemonStatus } from './daemon-status.js';
 import { readDaemonStatus } from './daemon-status.js';
 import type { DiagContext } from './diag-context.js';
@@ -20,5 +21,5 @@ import type { DiagContext } from './diag-context.js';
 export async function runChecks(context: DiagContext, daemon?: DaemonStatus): Promise<CheckResult[]> {
   const status = daemon ?? (context.loaded ? await readDaemonStatus(context.loaded.config.admin.socket, context.timeoutMs) : undefined);
   const [clock, upstream, mqtt, service] = await Promise.all([clockChecks(context), upstreamChecks(context), mqttChecks(context), serviceChecks(context, status)]);
-  return [...configurationChecks(context), ...clock, ...certificateChecks(context), ...upstream, ...mqtt, diskSpaceCheck(context), databaseCheck(context), ...service];
+  return [...configurationChecks(context), ...clock, ...certificateChecks(context), ...vpnChecks(context), ...upstream, ...mqtt, diskSpaceCheck(context), databaseCheck(context), ...service];
 }
