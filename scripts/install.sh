@@ -346,6 +346,10 @@ prune_releases() {
       say "removed old release $name"
     fi
   done < <(find "$OPT/releases" -mindepth 1 -maxdepth 1 -type d ! -name '.*' -printf '%T@ %f\n' | sort -rn | cut -d' ' -f2-)
+  # Half-done copies of an install that was interrupted.
+  while IFS= read -r name; do
+    [ "$OPT/releases/$name" = "$WORK" ] || rm -rf "${OPT:?}/releases/$name"
+  done < <(find "$OPT/releases" -mindepth 1 -maxdepth 1 -type d \( -name '.unpack.*' -o -name '.copy.*' \) -printf '%f\n')
 }
 
 do_install() {
