@@ -16,6 +16,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import {
   chmodSync,
   copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -38,6 +39,8 @@ export interface ReleaseOptions {
   readonly arch: string;
   readonly outDir: string;
   readonly signingKey: string | undefined;
+  /** For another arch: a Debian trixie tree of that arch with nodejs, libnode-dev, node-gyp, python3, make, g++. */
+  readonly buildRoot: string | undefined;
 }
 
 export interface ReleaseResult {
@@ -48,6 +51,7 @@ export interface ReleaseResult {
   readonly sha256: string;
   readonly bytes: number;
   readonly devKeyCreated: boolean;
+  readonly info: ReleaseInfo;
 }
 
 export interface ReleaseInfo {
@@ -68,6 +72,8 @@ function usage(): string {
     '  --signing-key FILE  Ed25519 private key, PKCS8 PEM (default: a development key in OUT, made once)',
     '  --out DIR           where the bundle goes (default: release/ in the checkout)',
     `  --arch ARCH         the target's process.arch (default: this machine's, ${process.arch})`,
+    '  --build-root DIR    with another --arch: a Debian trixie tree of that arch to compile the',
+    '                      native module in (chroot, qemu-user); see docs/install.md',
   ].join('\n');
 }
 
@@ -79,6 +85,7 @@ export function parseReleaseArgs(argv: readonly string[]): ReleaseOptions {
   let arch = process.arch as string;
   let outDir = join(ROOT, 'release');
   let signingKey: string | undefined;
+  let buildRoot: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = (): string => {
@@ -91,12 +98,13 @@ export function parseReleaseArgs(argv: readonly string[]): ReleaseOptions {
       case '--arch': arch = value(); break;
       case '--out': outDir = resolve(value()); break;
       case '--signing-key': signingKey = resolve(value()); break;
+      case '--build-root': buildRoot = resolve(value()); break;
       default: throw new UsageError(`unknown argument "${flag}"`);
     }
   }
   if (!VERSION_RULE.test(version)) throw new UsageError(`version "${version}": letters, digits and . + _ - only, starting with a letter or digit`);
   if (arch !== 'x64' && arch !== 'arm64') throw new UsageError(`arch "${arch}": x64 or arm64`);
-  return { version, arch, outDir, signingKey };
+  return { version, arch, outDir, signingKey, buildRoot };
 }
 
 function readPackageVersion(): string {
@@ -165,12 +173,13 @@ function copyInto(from: string, to: string, mode = 0o644): void {
  * install script; then the native addons, which only an install script would
  * have built, come from the checkout's node_modules (built for this machine).
  */
-function installProductionModules(tree: string, options: ReleaseOptions): void {
-  if (options.arch !== process.arch) {
+function installProductionModules(tree: string, options: ReleaseOptions): string {
+  const cross = options.arch !== process.arch;
+  if (cross && options.buildRoot === undefined) {
     throw new Error(
-      `an ${options.arch} release needs better-sqlite3 compiled for ${options.arch} (Node ABI ${process.versions.modules}): ` +
-        `building it in an ${options.arch} Debian trixie rootfs under qemu-user is not implemented. ` +
-        `Run \`npm ci && npm run release\` on an ${options.arch} machine with Node 20 instead (docs/install.md).`,
+      `an ${options.arch} release needs better-sqlite3 compiled for ${options.arch}: give --build-root DIR, an ${options.arch} ` +
+        `Debian trixie tree to compile it in under qemu-user (docs/install.md), or run \`npm ci && npm run release\` on an ` +
+        `${options.arch} machine with Node 20`,
     );
   }
   run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], tree, {
@@ -178,6 +187,7 @@ function installProductionModules(tree: string, options: ReleaseOptions): void {
     npm_config_update_notifier: 'false',
   });
   const modules = join(tree, 'node_modules');
+  if (cross && options.buildRoot !== undefined) return buildNativeInRoot(modules, options.buildRoot, options.arch);
   for (const name of nativePackages(modules)) {
     const staged = join(modules, name);
     const built = join(ROOT, 'node_modules', name);
@@ -198,6 +208,38 @@ function installProductionModules(tree: string, options: ReleaseOptions): void {
   }
   // Loading the addon proves it matches this Node (the target's ABI, checked above).
   run(process.execPath, ['--input-type=module', '-e', "import Database from 'better-sqlite3'; new Database(':memory:').prepare('select 1').get();"], tree);
+  return process.versions.modules;
+}
+
+/**
+ * The native addons compiled in a tree of the target's arch (binfmt runs its
+ * binaries through qemu-user): the staged node_modules is copied into its
+ * /tmp, each addon built there with the tree's node-gyp against the tree's
+ * Node headers (libnode-dev), loaded once by the tree's node, and copied back.
+ * Returns the target Node's ABI.
+ */
+function buildNativeInRoot(modules: string, buildRoot: string, arch: string): string {
+  const inRoot = (script: string): string => run('chroot', [buildRoot, '/bin/sh', '-c', script], modules, { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/tmp', LANG: 'C.UTF-8' });
+  const [targetArch, abi] = inRoot("node -p 'process.arch + \" \" + process.versions.modules'").trim().split(' ');
+  if (targetArch !== arch || abi === undefined) throw new Error(`${buildRoot}: its node is ${targetArch ?? '?'}, not ${arch}`);
+  const work = mkdtempSync(join(buildRoot, 'tmp', 'pleevi-native-'));
+  const inside = `/tmp/${basename(work)}`;
+  try {
+    cpSync(modules, join(work, 'node_modules'), { recursive: true, verbatimSymlinks: true });
+    for (const name of nativePackages(modules)) {
+      inRoot(`cd ${inside}/node_modules/${name} && node-gyp rebuild --release --nodedir=/usr --jobs=2`);
+      const built = join(work, 'node_modules', name, 'build', 'Release');
+      const addons = readdirSync(built).filter((file) => file.endsWith('.node') && !file.startsWith('test_'));
+      if (addons.length === 0) throw new Error(`${name}: node-gyp in ${buildRoot} built no addon`);
+      for (const addon of addons) copyInto(join(built, addon), join(modules, name, 'build', 'Release', addon), 0o755);
+      rmSync(join(modules, name, 'deps'), { recursive: true, force: true });
+      rmSync(join(modules, name, 'src'), { recursive: true, force: true });
+    }
+    inRoot(`cd ${inside} && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  return abi;
 }
 
 /** Top-level packages (scoped too) that compile a native addon (a binding.gyp). */
@@ -211,7 +253,7 @@ function nativePackages(modules: string): string[] {
   return names.sort();
 }
 
-function buildTree(tree: string, options: ReleaseOptions, info: ReleaseInfo): void {
+function buildTree(tree: string, options: ReleaseOptions, stamp: Omit<ReleaseInfo, 'nodeAbi'>): ReleaseInfo {
   mkdirSync(tree, { recursive: true });
   const withVersion = (file: string): string => {
     const parsed = JSON.parse(readFileSync(join(ROOT, file), 'utf8')) as Record<string, unknown> & { packages?: Record<string, Record<string, unknown>> };
@@ -222,7 +264,9 @@ function buildTree(tree: string, options: ReleaseOptions, info: ReleaseInfo): vo
   };
   copyInto(join(ROOT, 'package.json'), join(tree, 'package.json'));
   copyInto(join(ROOT, 'package-lock.json'), join(tree, 'package-lock.json'));
-  installProductionModules(tree, options);
+  const nodeAbi = installProductionModules(tree, options);
+  // release.json's keys in the layout's order.
+  const info: ReleaseInfo = { name: stamp.name, version: stamp.version, arch: stamp.arch, nodeAbi, commit: stamp.commit, builtAt: stamp.builtAt };
   // The version the release reports (`pleevi-edge --version`) is the release's.
   writeFileSync(join(tree, 'package.json'), withVersion('package.json'));
   writeFileSync(join(tree, 'package-lock.json'), withVersion('package-lock.json'));
@@ -242,24 +286,24 @@ function buildTree(tree: string, options: ReleaseOptions, info: ReleaseInfo): vo
   }
   copyInto(join(ROOT, 'scripts', 'install.sh'), join(tree, 'scripts', 'install.sh'), 0o755);
   writeFileSync(join(tree, 'release.json'), `${JSON.stringify(info, null, 2)}\n`);
+  return info;
 }
 
 export function makeRelease(options: ReleaseOptions): ReleaseResult {
   mkdirSync(options.outDir, { recursive: true });
   const { key, devKeyCreated } = loadSigningKey(options);
   const { commit, epoch } = sourceStamp();
-  const info: ReleaseInfo = {
-    name: 'pleevi-edge',
+  const stamp = {
+    name: 'pleevi-edge' as const,
     version: options.version,
     arch: options.arch,
-    nodeAbi: process.versions.modules,
     commit,
     builtAt: new Date(epoch * 1000).toISOString(),
   };
   const name = `pleevi-edge-${options.version}`;
   const stage = mkdtempSync(join(options.outDir, '.stage-'));
   try {
-    buildTree(join(stage, name), options, info);
+    const info = buildTree(join(stage, name), options, stamp);
     const tarPath = join(stage, `${name}.tar`);
     run('tar', [
       '--sort=name', '--owner=0', '--group=0', '--numeric-owner', `--mtime=@${epoch}`,
@@ -276,7 +320,7 @@ export function makeRelease(options: ReleaseOptions): ReleaseResult {
     writeFileSync(`${tarball}.sig`, `${sign(null, bytes, key).toString('base64')}\n`);
     const publicKeyFile = join(options.outDir, 'update-signing.pub');
     writeFileSync(publicKeyFile, createPublicKey(key).export({ type: 'spki', format: 'pem' }));
-    return { tarball, sha256File: `${tarball}.sha256`, signatureFile: `${tarball}.sig`, publicKeyFile, sha256, bytes: bytes.length, devKeyCreated };
+    return { tarball, sha256File: `${tarball}.sha256`, signatureFile: `${tarball}.sig`, publicKeyFile, sha256, bytes: bytes.length, devKeyCreated, info };
   } finally {
     rmSync(stage, { recursive: true, force: true });
   }
@@ -305,7 +349,7 @@ function main(argv: readonly string[]): number {
     }
     process.stdout.write(
       [
-        `release ${options.version} (${options.arch}, Node ABI ${process.versions.modules})`,
+        `release ${options.version} (${result.info.arch}, Node ABI ${result.info.nodeAbi})`,
         `  ${result.tarball}  ${megabytes(result.bytes)} (${result.bytes} bytes)`,
         `  ${result.sha256File}  ${result.sha256}`,
         `  ${result.signatureFile}`,
