@@ -125,7 +125,11 @@ sha256_check() {
 
 signature_check() {
   local tarball=$1 key=$2
-  command -v node >/dev/null 2>&1 || { say "note: no node here to check $tarball.sig"; return 0; }
+  if ! command -v node >/dev/null 2>&1; then
+    [ -z "$SIGNING_KEY" ] || die "no node here to check $tarball.sig against --signing-key $SIGNING_KEY"
+    say "note: no node here to check $tarball.sig"
+    return 0
+  fi
   node -e '
     const { verify, createPublicKey } = require("node:crypto");
     const { readFileSync } = require("node:fs");
