@@ -128,7 +128,7 @@ t.test('sessions and stations from the database a gateway run filled, with the g
   ]);
   const stationTable = await runCli(['stations', '--config', configPath]);
   t.equal(stationTable.code, 0);
-  t.match(stationTable.stdout, /CP-A\s+ocpp1\.6\s+Pleevi\s+AC 22\s+S-1\s+1\.0\s+\S+ \S+\s+-\s+1:Charging/);
+  t.match(stationTable.stdout, /CP-A\s+ocpp1\.6\s+Pleevi\s+AC 22\s+S-1\s+1\.0\s+\S+ \S+\s+-\s+P0 ws > P0 ws\s+1:Charging/, "the row: boot details, last connect, the security of both hops, the connector");
 
   await wallbox.close();
   await charger.close();
