@@ -31,6 +31,7 @@ usage: image/build.sh --arch amd64|arm64 [options]
   --ntp "SERVER..."         NTP servers (default: Debian's pool from timesyncd)
   --mirror URL              Debian mirror (default http://deb.debian.org/debian)
   --cache DIR               downloaded .debs, kept between builds (default image/.cache)
+  --refresh                 make the base root file system again (new Debian updates)
   --keep-rootfs             keep the root file system folder (image/.work/<arch>/rootfs)
 EOF
 }
@@ -52,6 +53,7 @@ MIRROR="http://deb.debian.org/debian"
 SECURITY_MIRROR="http://deb.debian.org/debian-security"
 CACHE="$HERE/.cache"
 KEEP_ROOTFS=0
+REFRESH=0
 need() { [ "$2" -ge 2 ] || die "$1 needs a value"; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -68,6 +70,7 @@ while [ $# -gt 0 ]; do
     --mirror) need "$1" $#; MIRROR=$2; shift 2 ;;
     --cache) need "$1" $#; CACHE=$2; shift 2 ;;
     --keep-rootfs) KEEP_ROOTFS=1; shift ;;
+    --refresh) REFRESH=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument $1" ;;
   esac
@@ -110,7 +113,7 @@ say "building pleevi-edge $VERSION for $ARCH ($RELEASE)"
 PACKAGES=(
   nodejs
   systemd systemd-sysv systemd-timesyncd systemd-resolved udev dbus kmod
-  iproute2 openssh-server avahi-daemon libnss-mdns nftables
+  login e2fsprogs iproute2 openssh-server avahi-daemon libnss-mdns nftables
   ca-certificates procps less "$KERNEL_PKG" initramfs-tools zstd
 )
 COMPONENTS=main
@@ -121,10 +124,21 @@ else
   PACKAGES+=(systemd-boot-efi)
 fi
 T0=$(date +%s)
+# The base root file system is kept in the cache, keyed by everything that
+# goes into it (architecture, packages, mirrors and this script's mmdebstrap
+# line): a rebuild with the same inputs reuses it (--refresh makes it again,
+# e.g. to take Debian's security updates). Downloaded .debs are kept too.
+KEY=$( { echo "$ARCH $COMPONENTS $MIRROR $SECURITY_MIRROR ${PACKAGES[*]}"; sed -n '/^mmdebstrap /,/^  > /p' "$0"; } | sha256sum | cut -c1-16)
+BASE_TAR="$CACHE/rootfs-$ARCH-$KEY.tar"
+if [ "$REFRESH" = 0 ] && [ -s "$BASE_TAR" ]; then
+  mkdir -p "$ROOTFS"
+  tar -C "$ROOTFS" --numeric-owner --xattrs --xattrs-include='*' -xpf "$BASE_TAR"
+  say "root file system: $(( $(date +%s) - T0 )) s from the cache ($BASE_TAR, made $(date -u -r "$BASE_TAR" +%Y-%m-%dT%H:%MZ); --refresh to make it again)"
+else
 # Debian's raspi-firmware kernel hook writes /boot/firmware (cmdline.txt points at the root label).
 mmdebstrap --mode=root --variant=apt --arch="$ARCH" --components="$COMPONENTS" \
   --include="$(IFS=,; echo "${PACKAGES[*]}")" \
-  --skip=essential/unlink \
+  --dpkgopt=force-unsafe-io --skip=essential/unlink \
   --setup-hook='mkdir -p "$1/var/cache/apt/archives" "$1/boot/firmware" "$1/etc/default"; for f in "'"$APT_CACHE"'"/*.deb; do [ -e "$f" ] && cp "$f" "$1/var/cache/apt/archives/"; done; true' \
   --setup-hook='printf "ROOTPART=LABEL=pleevi-root\nCONSOLES=\"ttyS0,115200 tty1\"\n" > "$1/etc/default/raspi-firmware"' \
   --customize-hook='for f in "$1"/var/cache/apt/archives/*.deb; do [ -e "'"$APT_CACHE"'/$(basename "$f")" ] || cp "$f" "'"$APT_CACHE"'/"; done' \
@@ -133,12 +147,60 @@ mmdebstrap --mode=root --variant=apt --arch="$ARCH" --components="$COMPONENTS" \
   "deb $MIRROR trixie-updates ${COMPONENTS//,/ }" \
   "deb $SECURITY_MIRROR trixie-security ${COMPONENTS//,/ }" \
   > "$WORK/mmdebstrap.log" 2>&1 || { tail -n 30 "$WORK/mmdebstrap.log" >&2; die "mmdebstrap failed (log: $WORK/mmdebstrap.log)"; }
-say "root file system: $(( $(date +%s) - T0 )) s, $(du -sh "$ROOTFS" | cut -f1) ($(ls "$APT_CACHE" | wc -l) packages cached in $APT_CACHE)"
+  rm -f "$CACHE"/rootfs-"$ARCH"-*.tar
+  tar -C "$ROOTFS" --numeric-owner --xattrs --xattrs-include='*' -cpf "$BASE_TAR.tmp" . && mv "$BASE_TAR.tmp" "$BASE_TAR"
+  say "root file system: $(( $(date +%s) - T0 )) s with mmdebstrap, $(du -sh "$ROOTFS" | cut -f1) ($(ls "$APT_CACHE" | wc -l) packages cached in $APT_CACHE)"
+fi
 
 # 2. The release, with the release's own installer.
 T0=$(date +%s)
 STAGE="$WORK/stage"
 rm -rf "$STAGE"; mkdir -p "$STAGE"
+INSTALL_FROM="$RELEASE"
+REL_ARCH=$(tar -xzOf "$RELEASE" --wildcards '*/release.json' | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);console.log(r.arch+" "+r.nodeAbi)})')
+if [ "${REL_ARCH% *}" != "$NODE_ARCH" ]; then
+  # No release for this architecture: the same release with its one native
+  # module (better-sqlite3) compiled for $ARCH inside a $ARCH Debian tree
+  # under qemu-user, cached by the module's version and the Node ABI.
+  [ "$ARCH" = arm64 ] || die "the release is for ${REL_ARCH% *}, not $NODE_ARCH"
+  tar -xzf "$RELEASE" -C "$STAGE"
+  TREE=$(ls -d "$STAGE"/pleevi-edge-*/)
+  TREE=${TREE%/}
+  BSQ_VER=$(node -p 'require(process.argv[1]).version' "$TREE/node_modules/better-sqlite3/package.json")
+  ADDON_CACHE="$CACHE/better-sqlite3-$BSQ_VER-node${REL_ARCH#* }-$ARCH.node"
+  if [ ! -s "$ADDON_CACHE" ]; then
+    BUILDER_TAR="$CACHE/builder-$ARCH.tar"
+    BUILDER="$WORK/builder"
+    rm -rf "$BUILDER"; mkdir -p "$BUILDER"
+    if [ ! -s "$BUILDER_TAR" ]; then
+      B0=$(date +%s)
+      mmdebstrap --mode=root --variant=apt --arch="$ARCH" --include=nodejs,libnode-dev,node-gyp,build-essential,python3 \
+        --dpkgopt=force-unsafe-io --skip=essential/unlink \
+        --setup-hook='mkdir -p "$1/var/cache/apt/archives"; for f in "'"$APT_CACHE"'"/*.deb; do [ -e "$f" ] && cp "$f" "$1/var/cache/apt/archives/"; done; true' \
+        --customize-hook='for f in "$1"/var/cache/apt/archives/*.deb; do [ -e "'"$APT_CACHE"'/$(basename "$f")" ] || cp "$f" "'"$APT_CACHE"'/"; done' \
+        trixie "$BUILDER" "deb $MIRROR trixie main" "deb $SECURITY_MIRROR trixie-security main" > "$WORK/builder.log" 2>&1 \
+        || { tail -n 30 "$WORK/builder.log" >&2; die "mmdebstrap (the $ARCH build tree) failed"; }
+      tar -C "$BUILDER" --numeric-owner -cpf "$BUILDER_TAR" .
+      say "the $ARCH build tree (node-gyp, gcc): $(( $(date +%s) - B0 )) s"
+    else
+      tar -C "$BUILDER" --numeric-owner -xpf "$BUILDER_TAR"
+    fi
+    mkdir -p "$BUILDER/build"
+    cp -a "$TREE/node_modules/better-sqlite3" "$BUILDER/build/"
+    B0=$(date +%s)
+    chroot "$BUILDER" sh -c 'cd /build/better-sqlite3 && rm -rf build && HOME=/tmp node-gyp rebuild --release --nodedir=/usr -j 2' > "$WORK/addon-build.log" 2>&1 \
+      || { tail -n 30 "$WORK/addon-build.log" >&2; die "building better-sqlite3 for $ARCH failed (log: $WORK/addon-build.log)"; }
+    cp "$BUILDER/build/better-sqlite3/build/Release/better_sqlite3.node" "$ADDON_CACHE"
+    say "better-sqlite3 $BSQ_VER compiled for $ARCH under qemu-user in $(( $(date +%s) - B0 )) s (cached: $ADDON_CACHE)"
+    rm -rf "$BUILDER"
+  fi
+  rm -rf "$TREE/node_modules/better-sqlite3/build"
+  mkdir -p "$TREE/node_modules/better-sqlite3/build/Release"
+  cp "$ADDON_CACHE" "$TREE/node_modules/better-sqlite3/build/Release/better_sqlite3.node"
+  node -e 'const f=process.argv[1];const fs=require("fs");const r=JSON.parse(fs.readFileSync(f,"utf8"));r.arch=process.argv[2];fs.writeFileSync(f,JSON.stringify(r,null,2)+"\n")' "$TREE/release.json" "$NODE_ARCH"
+  INSTALL_FROM="$TREE"
+  say "release ${REL_ARCH% *} -> $NODE_ARCH: native module replaced (installed from the unpacked tree; its signature covered the ${REL_ARCH% *} bundle)"
+fi
 if [ -n "$CONFIG" ]; then
   cp "$CONFIG" "$STAGE/config.json"
 else
@@ -152,7 +214,7 @@ else
 fi
 INSTALLER="$STAGE/install.sh"
 tar -xzf "$RELEASE" -C "$STAGE" --wildcards '*/scripts/install.sh' --strip-components=2 2>/dev/null && [ -f "$STAGE/install.sh" ] || die "the release has no scripts/install.sh"
-bash "$INSTALLER" --root "$ROOTFS" --signing-key "$SIGNING_PUB" --config "$STAGE/config.json" "$RELEASE" > "$WORK/install.log" 2>&1 \
+bash "$INSTALLER" --root "$ROOTFS" --signing-key "$SIGNING_PUB" --config "$STAGE/config.json" "$INSTALL_FROM" > "$WORK/install.log" 2>&1 \
   || { cat "$WORK/install.log" >&2; die "install.sh --root failed"; }
 sed 's/^/  install.sh: /' "$WORK/install.log"
 [ -z "$PROV_CA" ] || install -m 0644 "$PROV_CA" "$ROOTFS/etc/pleevi-edge/provisioning-ca.pem"
@@ -188,7 +250,11 @@ EOF
 if [ "$ARCH" = arm64 ]; then
   echo 'LABEL=PLEEVIBOOT  /boot/firmware  vfat  defaults,noatime,umask=0077,nofail  0  2' >> "$ROOTFS/etc/fstab"
 fi
+# Nobody is at the console to answer systemd-firstboot's questions; UTC, C.UTF-8.
+ln -sf /usr/share/zoneinfo/Etc/UTC "$ROOTFS/etc/localtime"; echo Etc/UTC > "$ROOTFS/etc/timezone"
+echo LANG=C.UTF-8 > "$ROOTFS/etc/locale.conf"
 SYSTEMCTL=(systemctl --root="$ROOTFS")
+"${SYSTEMCTL[@]}" mask systemd-firstboot.service >/dev/null 2>&1
 "${SYSTEMCTL[@]}" enable systemd-networkd.service systemd-resolved.service systemd-timesyncd.service \
   nftables.service ssh.service avahi-daemon.service pleevi-firstboot.service pleevi-edge-issue.path >/dev/null 2>&1
 # The appliance is updated by release bundles and new images, not by apt in the field.
