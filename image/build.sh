@@ -266,7 +266,7 @@ chroot "$ROOTFS" /usr/sbin/sshd -t -f /etc/ssh/sshd_config -h /dev/null 2>/dev/n
 
 # The checks of the installed agent, inside the image (qemu-user for arm64).
 chroot "$ROOTFS" /usr/bin/node /opt/pleevi-edge/current/agent/bin/pleevi-edge.js --version > "$WORK/agent-version.txt"
-chroot "$ROOTFS" runuser -u pleevi-edge -- /usr/bin/node /opt/pleevi-edge/current/agent/bin/pleevi-edge.js config check --config /etc/pleevi-edge/config.json > "$WORK/config-check.txt" 2>&1 \
+chroot "$ROOTFS" setpriv --reuid=pleevi-edge --regid=pleevi-edge --init-groups --reset-env -- /usr/bin/node /opt/pleevi-edge/current/agent/bin/pleevi-edge.js config check --config /etc/pleevi-edge/config.json > "$WORK/config-check.txt" 2>&1 \
   || { cat "$WORK/config-check.txt" >&2; die "config check failed inside the image"; }
 say "inside the image: pleevi-edge --version: $(cat "$WORK/agent-version.txt"); config check: ok"
 
