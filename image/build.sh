@@ -8,6 +8,8 @@
 set -euo pipefail
 
 PROG=image/build.sh
+# Node options of a caller (a test runner's --import hooks) must not reach the node inside the image.
+unset NODE_OPTIONS NODE_PATH
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 

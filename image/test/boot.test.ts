@@ -1,7 +1,7 @@
 import t from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -122,9 +122,13 @@ function bootGuest(image: string, ports: { ssh: number; http: number; probe: num
   let raw = '';
   let text = '';
   const firstSeen = new Map<string, number>();
+  // The serial console, also kept in a file beside the image for whoever reads a failure.
+  const consoleLog = createWriteStream(join(OUT, 'boot-test-console.log'));
+  child.on('exit', () => consoleLog.end());
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
     raw += chunk;
     text = stripAnsi(raw);
+    consoleLog.write(chunk);
   });
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (raw += chunk));
   return {
@@ -227,7 +231,7 @@ t.test('the amd64 image boots unclaimed, is locked down, and relays once claimed
   const build = spawnSync(
     join(ROOT, 'image/build.sh'),
     ['--arch', 'amd64', '--provisioning-url', `https://${GUEST_HOST}:${service.port}`, '--provisioning-ca', join(data, 'ca.crt'), '--ssh-key', `${key}.pub`, '--ntp', GUEST_HOST],
-    { encoding: 'utf8', timeout: 3_000_000 },
+    { encoding: 'utf8', timeout: 3_000_000, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' } },
   );
   t.equal(build.status, 0, 'image/build.sh --arch amd64 succeeds', { stderr: build.stderr.slice(-3000) });
   if (build.status !== 0) return;
