@@ -251,14 +251,19 @@ t.test('the amd64 image boots unclaimed, is locked down, and relays once claimed
     if (code !== null && code !== 0) t.comment(`qemu exited ${code}`);
   });
 
-  const readyAt = await waitFor('READY (systemd: Started pleevi-edge.service) on the serial console', 900_000, () =>
-    guest.seen(/Started pleevi-edge\.service/),
-  );
+  // READY: pleevi-edge.service is Type=notify, so systemd calls it active when the agent sent READY=1.
+  // Its monotonic time of that moment and the guest's uptime give when it happened on this machine's clock.
+  const readyAt = await waitFor('pleevi-edge.service active (READY=1), asked over ssh', 1_200_000, () => {
+    const probe = ssh(key, ports.ssh, 'systemctl is-active pleevi-edge && systemctl show -P ActiveEnterTimestampMonotonic pleevi-edge && cut -d" " -f1 /proc/uptime', ['-o', 'ConnectTimeout=10']);
+    const [state, enteredUs, uptimeS] = probe.stdout.trim().split('\n');
+    if (probe.code !== 0 || state !== 'active' || enteredUs === undefined || uptimeS === undefined) return undefined;
+    return Date.now() - (Number(uptimeS) * 1000 - Number(enteredUs) / 1000);
+  }, 5000);
   t.pass(`the agent told systemd READY ${seconds(readyAt - guest.startedAt)} after power-on`);
   figures.push(`power-on to READY ${seconds(readyAt - guest.startedAt)}`);
 
   // The claim QR on the console: getty's prompt with the snippet, redrawn once the agent wrote it.
-  const claimLine = await waitFor('the claim snippet on the serial console', 300_000, () => {
+  const claimLine = await waitFor('the claim snippet on the serial console', 600_000, () => {
     const match = /claim code\s+([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})/.exec(guest.console());
     return match?.[1];
   });
