@@ -99,14 +99,16 @@ function bootGuest(image: string, ports: { ssh: number; http: number; probe: num
   const ovmfCode = ['/usr/share/OVMF/OVMF_CODE_4M.fd', '/usr/share/OVMF/OVMF_CODE.fd'].find(existsSync);
   const ovmfVars = ['/usr/share/OVMF/OVMF_VARS_4M.fd', '/usr/share/OVMF/OVMF_VARS.fd'].find(existsSync);
   const firmware: string[] = [];
-  if (ovmfCode !== undefined && ovmfVars !== undefined && process.env.PLEEVI_IMAGE_BOOT !== 'kernel') {
+  if (ovmfCode !== undefined && ovmfVars !== undefined && process.env.PLEEVI_IMAGE_BOOT === 'uefi') {
     // UEFI firmware, then the image's own systemd-boot, kernel and initrd: the path a PC takes.
     const vars = join(workDir, 'OVMF_VARS.fd');
     copyFileSync(ovmfVars, vars);
     firmware.push('-drive', `if=pflash,format=raw,readonly=on,file=${ovmfCode}`, '-drive', `if=pflash,format=raw,file=${vars}`);
   } else {
     const base = join(OUT, `pleevi-edge-${VERSION}-amd64`);
-    const cmdline = readFileSync(`${base}.cmdline`, 'utf8').trim().replace('console=tty1 ', '');
+    // Emulated on a busy machine, one boot step can take minutes: systemd's 90 s limits for a
+    // device (the serial port) and a unit start (the agent's READY) are raised for this VM only.
+    const cmdline = `${readFileSync(`${base}.cmdline`, 'utf8').trim().replace('console=tty1 ', '')} systemd.default_device_timeout_sec=900 systemd.default_timeout_start_sec=900`;
     firmware.push('-kernel', `${base}.vmlinuz`, '-initrd', `${base}.initrd`, '-append', cmdline);
   }
   const hostfwd = [`hostfwd=tcp:127.0.0.1:${ports.ssh}-:22`, `hostfwd=tcp:127.0.0.1:${ports.http}-:8080`, `hostfwd=tcp:127.0.0.1:${ports.probe}-:9999`].join(',');
