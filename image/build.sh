@@ -210,7 +210,9 @@ else
     const [url, claim, ca] = process.argv.slice(1);
     const provisioning = { url, claimBaseUrl: claim || url };
     if (ca) provisioning.ca = "/etc/pleevi-edge/provisioning-ca.pem";
-    const config = { listen: { port: 8080 }, provisioning, log: { level: "info" } };
+    // dataDir and admin.socket spelled out: the CLI run from a shell (pleevi-edge status) has no
+    // $STATE_DIRECTORY/$RUNTIME_DIRECTORY and must find the daemon where systemd put it.
+    const config = { dataDir: "/var/lib/pleevi-edge", admin: { socket: "/run/pleevi-edge/admin.sock" }, listen: { port: 8080 }, provisioning, log: { level: "info" } };
     process.stdout.write(JSON.stringify(config, null, 2) + "\n");
   ' "$PROV_URL" "$CLAIM_URL" "$PROV_CA" > "$STAGE/config.json"
 fi

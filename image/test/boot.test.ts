@@ -310,6 +310,11 @@ t.test('the amd64 image boots unclaimed, is locked down, and relays once claimed
   t.match(ruleset.stdout, /policy drop;[\s\S]*tcp dport \{ 22, 8080, 8443 \} accept/, 'nft: input policy drop, 22/8080/8443 accepted');
 
   // The claim, as the installer app does it, then a station through the gateway to the CPMS here.
+  // The service learns of a gateway at its first enroll call: claim once it has called.
+  await waitFor('the gateway\'s first enroll call at the service', 300_000, async () => {
+    const listed = await runProvision(['list', '--json', '--data', data]);
+    return listed.stdout.includes(gatewayId) ? true : undefined;
+  }, 2000);
   const claimedAt = Date.now();
   const claim = await call(service, caPem, { path: '/v1/claims', token: installer, body: { gatewayId, claimCode: claimLine, siteId: 'depot-qemu' } });
   t.equal(claim.status, 201, 'the installer claims the gateway at the enrollment service', { body: claim.text });
