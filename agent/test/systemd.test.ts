@@ -75,3 +75,19 @@ t.test('outside systemd nothing is sent and nothing fails', async (t) => {
   t.equal(await exited, 0);
   t.notMatch(out, /systemd/, 'no complaint about systemd');
 });
+
+t.test('every unit runs its program from the installed release through /opt/pleevi-edge/current, and the program is in the release tree', async (t) => {
+  const { readdirSync } = await import('node:fs');
+  const units = readdirSync(join(ROOT, 'systemd')).filter((name) => /\.(service|path)$/.test(name));
+  t.ok(units.length >= 5, `the units: ${units.join(', ')}`);
+  for (const name of units) {
+    const text = readFileSync(join(ROOT, 'systemd', name), 'utf8');
+    for (const line of text.split('\n').filter((l) => /^(ExecStart|ExecStartPre|ExecStopPost|Documentation)=/.test(l))) {
+      for (const path of line.match(/\/opt\/pleevi-edge\/\S*/g) ?? []) {
+        t.match(path, /^\/opt\/pleevi-edge\/current\//, `${name}: ${path} goes through current/ (switched by updates)`);
+        const inRelease = path.replace(/^\/opt\/pleevi-edge\/current\//, '');
+        t.ok(existsSync(join(ROOT, inRelease)), `${name}: ${inRelease} exists in the built tree`);
+      }
+    }
+  }
+});
