@@ -11,6 +11,7 @@ import { CloudTopics } from './cloud-topics.js';
 import type { DurableOutbox } from './durable-outbox.js';
 import { ReconnectBackoff, type BackoffOptions } from './reconnect-backoff.js';
 import { responseTopicProblem } from './response-topic.js';
+import { withTimeout } from '../util/with-timeout.js';
 
 /** The MQTT client library loads with the first connection: a gateway without `mqtt` never needs it. */
 const loadMqtt = lazyModule<typeof Mqtt>('mqtt');
@@ -394,18 +395,3 @@ export class MqttLink {
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
-}

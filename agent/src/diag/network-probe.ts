@@ -2,6 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP, Socket, connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { fail, pass, skip, type CheckResult } from './check-result.js';
+import { withTimeout } from '../util/with-timeout.js';
 
 /**
  * Reaching a peer step by step, one line each, so that a technician sees
@@ -157,18 +158,3 @@ export function reason(error: unknown): string {
   return typeof code === 'string' && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
 }
 
-function withTimeout<T>(promise: Promise<T>, timeoutMs: number, message: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(message)), timeoutMs);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
-}

@@ -45,7 +45,7 @@ export function profileOf(scheme: 'ws' | 'wss', basicAuth: boolean, clientCertif
   return basicAuth ? 2 : null;
 }
 
-function hasBasicAuth(authorization: string | undefined): boolean {
+export function hasBasicAuth(authorization: string | undefined): boolean {
   return authorization !== undefined && /^basic\s/i.test(authorization);
 }
 
@@ -83,20 +83,9 @@ function tlsFacts(socket: Socket | undefined): TlsFacts {
  * counts only when it was verified).
  */
 export function stationHopSecurity(request: IncomingMessage, secure: boolean): HopSecurity {
-  const scheme = secure ? 'wss' : 'ws';
-  const basicAuth = hasBasicAuth(request.headers.authorization);
   const tls = tlsFacts(request.socket);
   const clientCertificate = tls.peer !== null && tls.peerAuthorized;
-  return {
-    scheme,
-    profile: profileOf(scheme, basicAuth, clientCertificate),
-    basicAuth,
-    clientCertificate,
-    tlsVersion: tls.tlsVersion,
-    cipher: tls.cipher,
-    serverCertificateExpiresAt: tls.local,
-    clientCertificateExpiresAt: clientCertificate ? tls.peer : null,
-  };
+  return hop(secure ? 'wss' : 'ws', hasBasicAuth(request.headers.authorization), clientCertificate, tls, tls.local, clientCertificate ? tls.peer : null);
 }
 
 /**
@@ -106,9 +95,17 @@ export function stationHopSecurity(request: IncomingMessage, secure: boolean): H
  */
 export function upstreamHopSecurity(socket: Socket | undefined, sentAuthorization: string | undefined): HopSecurity {
   const tls = tlsFacts(socket);
-  const scheme = socket instanceof TLSSocket ? 'wss' : 'ws';
-  const basicAuth = hasBasicAuth(sentAuthorization);
-  const clientCertificate = tls.local !== null;
+  return hop(socket instanceof TLSSocket ? 'wss' : 'ws', hasBasicAuth(sentAuthorization), tls.local !== null, tls, tls.peer, tls.local);
+}
+
+function hop(
+  scheme: 'ws' | 'wss',
+  basicAuth: boolean,
+  clientCertificate: boolean,
+  tls: TlsFacts,
+  serverCertificateExpiresAt: string | null,
+  clientCertificateExpiresAt: string | null,
+): HopSecurity {
   return {
     scheme,
     profile: profileOf(scheme, basicAuth, clientCertificate),
@@ -116,8 +113,8 @@ export function upstreamHopSecurity(socket: Socket | undefined, sentAuthorizatio
     clientCertificate,
     tlsVersion: tls.tlsVersion,
     cipher: tls.cipher,
-    serverCertificateExpiresAt: tls.peer,
-    clientCertificateExpiresAt: tls.local,
+    serverCertificateExpiresAt,
+    clientCertificateExpiresAt,
   };
 }
 

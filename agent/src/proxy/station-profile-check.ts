@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { TLSSocket } from 'node:tls';
 import type { StationConfig } from '../config/gateway-config.js';
+import { hasBasicAuth } from './hop-security.js';
 
 /** Why a handshake does not meet the station's configured profile, as the HTTP answer says it. */
 export interface ProfileRefusal {
@@ -59,8 +60,7 @@ export function profileRefusal(request: IncomingMessage, stationId: string, stat
     if (certificate.kind === 'rejected') return { status: 403, reason: `the client certificate is not accepted: ${certificate.why}` };
     return undefined;
   }
-  const basicAuth = /^basic\s/i.test(request.headers.authorization ?? '');
-  if (required >= 1 && certificate.kind !== 'verified' && !basicAuth) {
+  if (required >= 1 && certificate.kind !== 'verified' && !hasBasicAuth(request.headers.authorization)) {
     return { status: 401, reason: `station credentials required (security profile ${required} is configured for it)`, headers: BASIC_CHALLENGE };
   }
   return undefined;

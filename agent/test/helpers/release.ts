@@ -1,8 +1,9 @@
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from './run-cli.js';
+import { ROOT, runProgram, type CliRun } from './run-cli.js';
+
+export { runProgram };
 
 /** The compiled release script (npm run release runs it after the build; npm test builds first). */
 export const RELEASE_SCRIPT = join(ROOT, 'dist/scripts/release/release.js');
@@ -17,24 +18,8 @@ export interface BuiltRelease {
   readonly publicKeyPem: string;
 }
 
-export interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Spawn a program and collect its exit code and output. */
-export function runProgram(command: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd ?? ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** What a spawned program did (helpers/run-cli.ts). */
+export type Run = CliRun;
 
 /** A real release (the real script, the real npm ci) into outDir, signed with a fresh Ed25519 key. */
 export async function buildRelease(outDir: string, version: string, extraArgs: readonly string[] = []): Promise<BuiltRelease> {

@@ -26,15 +26,29 @@ export function runCli(args: readonly string[], options: CliRunOptions = {}): Pr
 
 /** Spawn one of the project's Node programs (pleevi-edge, pleevi-provision) from the checkout and collect its exit code and output. */
 export function runNodeScript(script: string, args: readonly string[], options: CliRunOptions = {}): Promise<CliRun> {
+  const env = options.env ? { PATH: process.env.PATH ?? '', ...options.env } : process.env;
+  return runProgram(process.execPath, [script, ...args], { env, input: options.input ?? '' });
+}
+
+export interface ProgramOptions {
+  /** Default: the checkout. */
+  readonly cwd?: string;
+  /** The whole environment; default: this process's. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Written to stdin, which is then closed; without it stdin is not connected. */
+  readonly input?: string;
+}
+
+/** Spawn any program and collect its exit code and output. */
+export function runProgram(command: string, args: readonly string[], options: ProgramOptions = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const env = options.env ? { PATH: process.env.PATH ?? '', ...options.env } : process.env;
-    const child = spawn(process.execPath, [script, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: options.cwd ?? ROOT, env: options.env ?? process.env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
+    if (options.input !== undefined) child.stdin?.end(options.input);
   });
 }
