@@ -18,9 +18,10 @@ usage() {
 usage: image/build.sh --arch amd64|arm64 [options]
 
   --arch ARCH               amd64 (industrial PC, qemu) or arm64 (Raspberry Pi 4/5)
-  --release TARBALL         the release to install (release/pleevi-edge-<version>.tar.gz,
-                            its .sha256/.sig beside it are checked by install.sh);
-                            default: the newest release/pleevi-edge-*.tar.gz of the checkout
+  --release TARBALL         the release to install (pleevi-edge-<version>.tar.gz of the
+                            image's arch; its .sha256/.sig beside it are checked by
+                            install.sh); default: the newest release/pleevi-edge-*.tar.gz
+                            or release/<arch>/pleevi-edge-*.tar.gz of that arch
   --out DIR                 where the image goes (default image/out)
   --provisioning-url URL    the enrollment service (provisioning.url); the gateway boots
                             unclaimed and shows its claim QR
@@ -94,8 +95,13 @@ for f in "$PROV_CA" "$CONFIG" "$SIGNING_PUB" "$SSH_KEY"; do [ -z "$f" ] || [ -r 
 
 # The release.
 if [ -z "$RELEASE" ]; then
-  RELEASE=$(ls -t "$REPO"/release/pleevi-edge-*.tar.gz 2>/dev/null | head -n1 || true)
-  [ -n "$RELEASE" ] || die "no release: run npm run release first, or pass --release TARBALL"
+  # The newest bundle of this arch: release/ holds this machine's, release/<arch>/ another's.
+  for candidate in $(ls -t "$REPO"/release/pleevi-edge-*.tar.gz "$REPO"/release/*/pleevi-edge-*.tar.gz 2>/dev/null || true); do
+    if [ "$(tar -xzOf "$candidate" --wildcards '*/release.json' 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).arch)}catch{}})')" = "$NODE_ARCH" ]; then
+      RELEASE=$candidate; break
+    fi
+  done
+  [ -n "$RELEASE" ] || die "no $NODE_ARCH release: run npm run release -- --arch $NODE_ARCH first, or pass --release TARBALL"
 fi
 [ -r "$RELEASE" ] || die "cannot read $RELEASE"
 RELEASE=$(cd "$(dirname "$RELEASE")" && pwd)/$(basename "$RELEASE")
@@ -158,51 +164,11 @@ fi
 T0=$(date +%s)
 STAGE="$WORK/stage"
 rm -rf "$STAGE"; mkdir -p "$STAGE"
-INSTALL_FROM="$RELEASE"
 REL_ARCH=$(tar -xzOf "$RELEASE" --wildcards '*/release.json' | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);console.log(r.arch+" "+r.nodeAbi)})')
-if [ "${REL_ARCH% *}" != "$NODE_ARCH" ]; then
-  # No release for this architecture: the same release with its one native
-  # module (better-sqlite3) compiled for $ARCH inside a $ARCH Debian tree
-  # under qemu-user, cached by the module's version and the Node ABI.
-  [ "$ARCH" = arm64 ] || die "the release is for ${REL_ARCH% *}, not $NODE_ARCH"
-  tar -xzf "$RELEASE" -C "$STAGE"
-  TREE=$(ls -d "$STAGE"/pleevi-edge-*/)
-  TREE=${TREE%/}
-  BSQ_VER=$(node -p 'require(process.argv[1]).version' "$TREE/node_modules/better-sqlite3/package.json")
-  ADDON_CACHE="$CACHE/better-sqlite3-$BSQ_VER-node${REL_ARCH#* }-$ARCH.node"
-  if [ ! -s "$ADDON_CACHE" ]; then
-    BUILDER_TAR="$CACHE/builder-$ARCH.tar"
-    BUILDER="$WORK/builder"
-    rm -rf "$BUILDER"; mkdir -p "$BUILDER"
-    if [ ! -s "$BUILDER_TAR" ]; then
-      B0=$(date +%s)
-      mmdebstrap --mode=root --variant=apt --arch="$ARCH" --include=nodejs,libnode-dev,node-gyp,build-essential,python3 \
-        --dpkgopt=force-unsafe-io --skip=essential/unlink \
-        --setup-hook='mkdir -p "$1/var/cache/apt/archives"; for f in "'"$APT_CACHE"'"/*.deb; do [ -e "$f" ] && cp "$f" "$1/var/cache/apt/archives/"; done; true' \
-        --customize-hook='for f in "$1"/var/cache/apt/archives/*.deb; do [ -e "'"$APT_CACHE"'/$(basename "$f")" ] || cp "$f" "'"$APT_CACHE"'/"; done' \
-        trixie "$BUILDER" "deb $MIRROR trixie main" "deb $SECURITY_MIRROR trixie-security main" > "$WORK/builder.log" 2>&1 \
-        || { tail -n 30 "$WORK/builder.log" >&2; die "mmdebstrap (the $ARCH build tree) failed"; }
-      tar -C "$BUILDER" --numeric-owner -cpf "$BUILDER_TAR" .
-      say "the $ARCH build tree (node-gyp, gcc): $(( $(date +%s) - B0 )) s"
-    else
-      tar -C "$BUILDER" --numeric-owner -xpf "$BUILDER_TAR"
-    fi
-    mkdir -p "$BUILDER/build"
-    cp -a "$TREE/node_modules/better-sqlite3" "$BUILDER/build/"
-    B0=$(date +%s)
-    chroot "$BUILDER" sh -c 'cd /build/better-sqlite3 && rm -rf build && HOME=/tmp node-gyp rebuild --release --nodedir=/usr -j 2' > "$WORK/addon-build.log" 2>&1 \
-      || { tail -n 30 "$WORK/addon-build.log" >&2; die "building better-sqlite3 for $ARCH failed (log: $WORK/addon-build.log)"; }
-    cp "$BUILDER/build/better-sqlite3/build/Release/better_sqlite3.node" "$ADDON_CACHE"
-    say "better-sqlite3 $BSQ_VER compiled for $ARCH under qemu-user in $(( $(date +%s) - B0 )) s (cached: $ADDON_CACHE)"
-    rm -rf "$BUILDER"
-  fi
-  rm -rf "$TREE/node_modules/better-sqlite3/build"
-  mkdir -p "$TREE/node_modules/better-sqlite3/build/Release"
-  cp "$ADDON_CACHE" "$TREE/node_modules/better-sqlite3/build/Release/better_sqlite3.node"
-  node -e 'const f=process.argv[1];const fs=require("fs");const r=JSON.parse(fs.readFileSync(f,"utf8"));r.arch=process.argv[2];fs.writeFileSync(f,JSON.stringify(r,null,2)+"\n")' "$TREE/release.json" "$NODE_ARCH"
-  INSTALL_FROM="$TREE"
-  say "release ${REL_ARCH% *} -> $NODE_ARCH: native module replaced (installed from the unpacked tree; its signature covered the ${REL_ARCH% *} bundle)"
-fi
+# The release carries its native module (better-sqlite3) compiled for one
+# arch: an arm64 image takes an arm64 release (npm run release -- --arch
+# arm64 cross-compiles it on x64), signed as it is installed.
+[ "${REL_ARCH% *}" = "$NODE_ARCH" ] || die "$RELEASE is an ${REL_ARCH% *} release, the image is $ARCH: npm run release -- --arch $NODE_ARCH (or --release an $NODE_ARCH bundle)"
 if [ -n "$CONFIG" ]; then
   cp "$CONFIG" "$STAGE/config.json"
 else
@@ -218,7 +184,7 @@ else
 fi
 INSTALLER="$STAGE/install.sh"
 tar -xzf "$RELEASE" -C "$STAGE" --wildcards '*/scripts/install.sh' --strip-components=2 2>/dev/null && [ -f "$STAGE/install.sh" ] || die "the release has no scripts/install.sh"
-bash "$INSTALLER" --root "$ROOTFS" --signing-key "$SIGNING_PUB" --config "$STAGE/config.json" "$INSTALL_FROM" > "$WORK/install.log" 2>&1 \
+bash "$INSTALLER" --root "$ROOTFS" --signing-key "$SIGNING_PUB" --config "$STAGE/config.json" "$RELEASE" > "$WORK/install.log" 2>&1 \
   || { cat "$WORK/install.log" >&2; die "install.sh --root failed"; }
 sed 's/^/  install.sh: /' "$WORK/install.log"
 [ -z "$PROV_CA" ] || install -m 0644 "$PROV_CA" "$ROOTFS/etc/pleevi-edge/provisioning-ca.pem"
@@ -272,7 +238,11 @@ chroot "$ROOTFS" /usr/sbin/sshd -t -f /etc/ssh/sshd_config -h /dev/null 2>/dev/n
 chroot "$ROOTFS" /usr/bin/node /opt/pleevi-edge/current/agent/bin/pleevi-edge.js --version > "$WORK/agent-version.txt"
 chroot "$ROOTFS" setpriv --reuid=pleevi-edge --regid=pleevi-edge --init-groups --reset-env -- /usr/bin/node /opt/pleevi-edge/current/agent/bin/pleevi-edge.js config check --config /etc/pleevi-edge/config.json > "$WORK/config-check.txt" 2>&1 \
   || { cat "$WORK/config-check.txt" >&2; die "config check failed inside the image"; }
-say "inside the image: pleevi-edge --version: $(cat "$WORK/agent-version.txt"); config check: ok"
+# The native module: the agent's database opens with the release's better-sqlite3.
+chroot "$ROOTFS" setpriv --reuid=pleevi-edge --regid=pleevi-edge --init-groups --reset-env -- /usr/bin/node \
+  -e 'const D=require("/opt/pleevi-edge/current/node_modules/better-sqlite3");const d=new D(":memory:");console.log(process.arch+" sqlite "+d.prepare("select sqlite_version() v").get().v)' \
+  > "$WORK/sqlite-check.txt" 2>&1 || { cat "$WORK/sqlite-check.txt" >&2; die "better-sqlite3 does not load inside the image"; }
+say "inside the image: pleevi-edge --version: $(cat "$WORK/agent-version.txt"); config check: ok; better-sqlite3: $(cat "$WORK/sqlite-check.txt")"
 
 # 4. The disk image.
 T0=$(date +%s)

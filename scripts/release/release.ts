@@ -39,8 +39,12 @@ export interface ReleaseOptions {
   readonly arch: string;
   readonly outDir: string;
   readonly signingKey: string | undefined;
-  /** For another arch: a Debian trixie tree of that arch with nodejs, libnode-dev, node-gyp, python3, make, g++. */
-  readonly buildRoot: string | undefined;
+  /**
+   * For another arch, optional: a Debian trixie tree of that arch (binfmt runs
+   * its binaries through qemu-user) whose node loads the cross-compiled addon
+   * once before it goes into the bundle.
+   */
+  readonly checkRoot: string | undefined;
 }
 
 export interface ReleaseResult {
@@ -70,10 +74,11 @@ function usage(): string {
     'usage: npm run release [-- --version X] [--signing-key FILE] [--out DIR] [--arch x64|arm64]',
     '  --version X         the release version (default: package.json\'s)',
     '  --signing-key FILE  Ed25519 private key, PKCS8 PEM (default: a development key in OUT, made once)',
-    '  --out DIR           where the bundle goes (default: release/ in the checkout)',
-    `  --arch ARCH         the target's process.arch (default: this machine's, ${process.arch})`,
-    '  --build-root DIR    with another --arch: a Debian trixie tree of that arch to compile the',
-    '                      native module in (chroot, qemu-user); see docs/install.md',
+    '  --out DIR           where the bundle goes (default: release/ in the checkout, release/<arch>/ for another arch)',
+    `  --arch ARCH         the target's process.arch (default: this machine's, ${process.arch}); another arch`,
+    '                      cross-compiles the native module (Debian: g++-aarch64-linux-gnu); see docs/install.md',
+    '  --check-root DIR    with another --arch: a Debian trixie tree of that arch whose node loads the',
+    '                      compiled module once (chroot, qemu-user)',
   ].join('\n');
 }
 
@@ -83,9 +88,9 @@ export function parseReleaseArgs(argv: readonly string[]): ReleaseOptions {
   const packageVersion = readPackageVersion();
   let version = packageVersion;
   let arch = process.arch as string;
-  let outDir = join(ROOT, 'release');
+  let outDir: string | undefined;
   let signingKey: string | undefined;
-  let buildRoot: string | undefined;
+  let checkRoot: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = (): string => {
@@ -98,13 +103,16 @@ export function parseReleaseArgs(argv: readonly string[]): ReleaseOptions {
       case '--arch': arch = value(); break;
       case '--out': outDir = resolve(value()); break;
       case '--signing-key': signingKey = resolve(value()); break;
-      case '--build-root': buildRoot = resolve(value()); break;
+      case '--check-root': checkRoot = resolve(value()); break;
       default: throw new UsageError(`unknown argument "${flag}"`);
     }
   }
   if (!VERSION_RULE.test(version)) throw new UsageError(`version "${version}": letters, digits and . + _ - only, starting with a letter or digit`);
   if (arch !== 'x64' && arch !== 'arm64') throw new UsageError(`arch "${arch}": x64 or arm64`);
-  return { version, arch, outDir, signingKey, buildRoot };
+  if (checkRoot !== undefined && arch === process.arch) throw new UsageError('--check-root is for another --arch than this machine\'s');
+  // Another arch's bundle carries the same name: it goes into its own folder.
+  outDir ??= arch === process.arch ? join(ROOT, 'release') : join(ROOT, 'release', arch);
+  return { version, arch, outDir, signingKey, checkRoot };
 }
 
 function readPackageVersion(): string {
@@ -175,19 +183,14 @@ function copyInto(from: string, to: string, mode = 0o644): void {
  */
 function installProductionModules(tree: string, options: ReleaseOptions): string {
   const cross = options.arch !== process.arch;
-  if (cross && options.buildRoot === undefined) {
-    throw new Error(
-      `an ${options.arch} release needs better-sqlite3 compiled for ${options.arch}: give --build-root DIR, an ${options.arch} ` +
-        `Debian trixie tree to compile it in under qemu-user (docs/install.md), or run \`npm ci && npm run release\` on an ` +
-        `${options.arch} machine with Node 20`,
-    );
-  }
+  // Checked first: a missing cross compiler should not cost an npm ci.
+  const toolchain = cross ? crossToolchain(options.arch) : undefined;
   run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], tree, {
     ...process.env,
     npm_config_update_notifier: 'false',
   });
   const modules = join(tree, 'node_modules');
-  if (cross && options.buildRoot !== undefined) return buildNativeInRoot(modules, options.buildRoot, options.arch);
+  if (toolchain !== undefined) return crossCompileNative(modules, options, toolchain);
   for (const name of nativePackages(modules)) {
     const staged = join(modules, name);
     const built = join(ROOT, 'node_modules', name);
@@ -202,44 +205,115 @@ function installProductionModules(tree: string, options: ReleaseOptions): string
     const addons = existsSync(release) ? readdirSync(release).filter((file) => file.endsWith('.node') && !file.startsWith('test_')) : [];
     if (addons.length === 0) throw new Error(`${name}: no compiled addon in ${release}: run npm ci (or npm rebuild ${name}) first`);
     for (const addon of addons) copyInto(join(release, addon), join(staged, 'build', 'Release', addon), 0o755);
-    // The C sources are only needed to compile: the release never does.
-    rmSync(join(staged, 'deps'), { recursive: true, force: true });
-    rmSync(join(staged, 'src'), { recursive: true, force: true });
+    dropSources(staged);
   }
   // Loading the addon proves it matches this Node (the target's ABI, checked above).
   run(process.execPath, ['--input-type=module', '-e', "import Database from 'better-sqlite3'; new Database(':memory:').prepare('select 1').get();"], tree);
   return process.versions.modules;
 }
 
+/** The C sources are only needed to compile: the release never does. */
+function dropSources(packageDir: string): void {
+  rmSync(join(packageDir, 'deps'), { recursive: true, force: true });
+  rmSync(join(packageDir, 'src'), { recursive: true, force: true });
+}
+
+/** The GNU triplets of Debian's cross compilers (package g++-<triplet>). */
+const CROSS_TRIPLETS: Readonly<Record<string, string>> = { arm64: 'aarch64-linux-gnu', x64: 'x86_64-linux-gnu' };
+
+interface CrossToolchain {
+  readonly triplet: string;
+  /** Node's headers: the prefix that holds include/node/node.h. */
+  readonly nodeDir: string;
+  readonly nodeGyp: string;
+}
+
 /**
- * The native addons compiled in a tree of the target's arch (binfmt runs its
- * binaries through qemu-user): the staged node_modules is copied into its
- * /tmp, each addon built there with the tree's node-gyp against the tree's
- * Node headers (libnode-dev), loaded once by the tree's node, and copied back.
- * Returns the target Node's ABI.
+ * What compiling for another arch takes, found or refused with the package
+ * to install: Debian's cross g++, the running Node's headers (the addon is
+ * built for this Node's major version, so its ABI: the target runs Node 20
+ * from Debian, as this machine must), and npm's own node-gyp.
  */
-function buildNativeInRoot(modules: string, buildRoot: string, arch: string): string {
-  const inRoot = (script: string): string => run('chroot', [buildRoot, '/bin/sh', '-c', script], modules, { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/tmp', LANG: 'C.UTF-8' });
+function crossToolchain(arch: string): CrossToolchain {
+  const triplet = CROSS_TRIPLETS[arch];
+  if (triplet === undefined) throw new UsageError(`no cross compiler known for ${arch}`);
+  const compiler = spawnSync(`${triplet}-g++`, ['--version'], { encoding: 'utf8' });
+  if (compiler.status !== 0) {
+    throw new Error(
+      `an ${arch} release compiles better-sqlite3 with ${triplet}-g++, which is not installed ` +
+        `(Debian: apt-get install g++-${triplet}); or run \`npm ci && npm run release\` on an ${arch} machine with Node 20`,
+    );
+  }
+  const nodeDir = resolve(dirname(process.execPath), '..');
+  if (!existsSync(join(nodeDir, 'include', 'node', 'node.h'))) {
+    throw new Error(`no Node headers under ${nodeDir}/include/node (Debian: the nodejs package from NodeSource, or libnode-dev)`);
+  }
+  const npmCli = process.env.npm_execpath;
+  const candidates = [
+    ...(npmCli ? [join(dirname(npmCli), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')] : []),
+    join(nodeDir, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+  ];
+  const nodeGyp = candidates.find((candidate) => existsSync(candidate));
+  if (nodeGyp === undefined) throw new Error(`npm's node-gyp not found (looked in ${candidates.join(', ')})`);
+  return { triplet, nodeDir, nodeGyp };
+}
+
+/**
+ * Each native addon compiled for the target with Debian's cross compiler
+ * (about a minute for better-sqlite3's SQLite, against half an hour and more
+ * under qemu-user), checked to be an ELF of the target's machine, and loaded
+ * once by the target's own node when a --check-root tree is given.
+ * Returns the Node ABI the addon was built for.
+ */
+function crossCompileNative(modules: string, options: ReleaseOptions, toolchain: CrossToolchain): string {
+  const env = {
+    ...process.env,
+    CC: `${toolchain.triplet}-gcc`,
+    CXX: `${toolchain.triplet}-g++`,
+    LINK: `${toolchain.triplet}-g++`,
+    AR: `${toolchain.triplet}-ar`,
+    npm_config_update_notifier: 'false',
+  };
+  for (const name of nativePackages(modules)) {
+    const dir = join(modules, name);
+    run(process.execPath, [toolchain.nodeGyp, 'rebuild', '--release', `--arch=${options.arch}`, `--nodedir=${toolchain.nodeDir}`, '--jobs=2'], dir, env);
+    const release = join(dir, 'build', 'Release');
+    const addons = readdirSync(release).filter((file) => file.endsWith('.node') && !file.startsWith('test_'));
+    if (addons.length === 0) throw new Error(`${name}: node-gyp built no addon for ${options.arch}`);
+    // Only the addons stay: the object files are tens of megabytes the target never reads.
+    for (const entry of readdirSync(release)) if (!addons.includes(entry)) rmSync(join(release, entry), { recursive: true, force: true });
+    for (const entry of readdirSync(join(dir, 'build'))) if (entry !== 'Release') rmSync(join(dir, 'build', entry), { recursive: true, force: true });
+    for (const addon of addons) assertElfMachine(join(release, addon), options.arch);
+    dropSources(dir);
+  }
+  if (options.checkRoot !== undefined) loadInTargetTree(modules, options.checkRoot, options.arch);
+  return process.versions.modules;
+}
+
+/** ELF e_machine values (the ELF specification's table) of the arches we ship. */
+const ELF_MACHINES: Readonly<Record<string, number>> = { x64: 62, arm64: 183 };
+
+function assertElfMachine(file: string, arch: string): void {
+  const header = readFileSync(file).subarray(0, 20);
+  const isElf = header.length === 20 && header.readUInt32BE(0) === 0x7f454c46;
+  const machine = isElf ? header.readUInt16LE(18) : -1;
+  if (machine !== ELF_MACHINES[arch]) throw new Error(`${file}: not an ${arch} ELF object (e_machine ${machine})`);
+}
+
+/** The target tree's node (through qemu-user) opens a database with the staged modules. */
+function loadInTargetTree(modules: string, root: string, arch: string): void {
+  const inRoot = (script: string): string =>
+    run('chroot', [root, '/bin/sh', '-c', script], modules, { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/tmp', LANG: 'C.UTF-8' });
   const [targetArch, abi] = inRoot("node -p 'process.arch + \" \" + process.versions.modules'").trim().split(' ');
-  if (targetArch !== arch || abi === undefined) throw new Error(`${buildRoot}: its node is ${targetArch ?? '?'}, not ${arch}`);
-  const work = mkdtempSync(join(buildRoot, 'tmp', 'pleevi-native-'));
-  const inside = `/tmp/${basename(work)}`;
+  if (targetArch !== arch) throw new Error(`${root}: its node is ${targetArch ?? '?'}, not ${arch}`);
+  if (abi !== process.versions.modules) throw new Error(`${root}: its node has ABI ${abi ?? '?'}, the addon was built for ${process.versions.modules}`);
+  const work = mkdtempSync(join(root, 'tmp', 'pleevi-check-'));
   try {
     cpSync(modules, join(work, 'node_modules'), { recursive: true, verbatimSymlinks: true });
-    for (const name of nativePackages(modules)) {
-      inRoot(`cd ${inside}/node_modules/${name} && node-gyp rebuild --release --nodedir=/usr --jobs=2`);
-      const built = join(work, 'node_modules', name, 'build', 'Release');
-      const addons = readdirSync(built).filter((file) => file.endsWith('.node') && !file.startsWith('test_'));
-      if (addons.length === 0) throw new Error(`${name}: node-gyp in ${buildRoot} built no addon`);
-      for (const addon of addons) copyInto(join(built, addon), join(modules, name, 'build', 'Release', addon), 0o755);
-      rmSync(join(modules, name, 'deps'), { recursive: true, force: true });
-      rmSync(join(modules, name, 'src'), { recursive: true, force: true });
-    }
-    inRoot(`cd ${inside} && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"`);
+    inRoot(`cd /tmp/${basename(work)} && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"`);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-  return abi;
 }
 
 /** Top-level packages (scoped too) that compile a native addon (a binding.gyp). */
