@@ -42,18 +42,34 @@ export interface ParseConfigOptions {
   readonly fileDocument?: unknown;
 }
 
-const ajv = new Ajv({
-  allErrors: true,
-  strict: true,
-  // `not: { required: [...] }` names properties declared one level up; that is intended.
-  strictRequired: false,
-  // Gives each error its parentSchema, where our errorMessage annotation lives.
-  verbose: true,
-});
-ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' });
-const validateFile = ajv.compile<ConfigFile>(CONFIG_SCHEMA);
-// An unclaimed gateway's file may leave out upstream: enrollment brings it.
-const validateDeviceFile = ajv.compile<ConfigFile>({ ...CONFIG_SCHEMA, $id: 'urn:pleevi-edge:config:v1:device', required: [] });
+/**
+ * The schema validators, compiled on first use (about 0.1 s of CPU each):
+ * a command that reads no config pays nothing, and a claimed gateway never
+ * compiles the unclaimed variant.
+ */
+let ajv: Ajv | undefined;
+const validators = new Map<'claimed' | 'device', ValidateFunction<ConfigFile>>();
+
+function configValidator(kind: 'claimed' | 'device'): ValidateFunction<ConfigFile> {
+  const known = validators.get(kind);
+  if (known) return known;
+  if (!ajv) {
+    ajv = new Ajv({
+      allErrors: true,
+      strict: true,
+      // `not: { required: [...] }` names properties declared one level up; that is intended.
+      strictRequired: false,
+      // Gives each error its parentSchema, where our errorMessage annotation lives.
+      verbose: true,
+    });
+    ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' });
+  }
+  // An unclaimed gateway's file may leave out upstream: enrollment brings it.
+  const schema = kind === 'claimed' ? CONFIG_SCHEMA : { ...CONFIG_SCHEMA, $id: 'urn:pleevi-edge:config:v1:device', required: [] };
+  const validate = ajv.compile<ConfigFile>(schema);
+  validators.set(kind, validate);
+  return validate;
+}
 
 /** `--config FILE`, else `$PLEEVI_EDGE_CONFIG`, else the packaged default; absolute. */
 export function resolveConfigPath(flag: string | undefined, env: NodeJS.ProcessEnv): string {
@@ -84,7 +100,7 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv): GatewayConfig 
 
 /** Validate an in-memory config (same shape as the file) and resolve it. */
 export function parseConfig(value: unknown, options: ParseConfigOptions): GatewayConfig {
-  const { file, pem } = validate(value, validateFile, options);
+  const { file, pem } = validate(value, configValidator('claimed'), options);
   if (file.upstream === undefined) {
     // The schema requires upstream; this only narrows the type.
     throw new ConfigError('1 problem', [{ path: '$.upstream', message: 'is required' }]);
@@ -97,7 +113,7 @@ export function parseConfig(value: unknown, options: ParseConfigOptions): Gatewa
  * for its enrolled configuration) and resolve only what the device needs.
  */
 export function parseDeviceConfig(value: unknown, options: ParseConfigOptions): DeviceConfig {
-  const { file, pem } = validate(value, validateDeviceFile, options);
+  const { file, pem } = validate(value, configValidator('device'), options);
   return resolveDevice(file, pem, options);
 }
 
