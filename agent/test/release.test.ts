@@ -1,6 +1,5 @@
 import t from 'tap';
 import { createHash, createPublicKey, verify } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -162,29 +161,6 @@ t.test('another --arch without its cross compiler stops with the package to inst
   t.equal(run.code, 1);
   t.match(run.stderr, /apt-get install g\+\+-(aarch64|x86_64)-linux-gnu/, 'names the Debian package of the cross compiler');
   t.notOk(existsSync(join(dir, 'arch', 'pleevi-edge-0.0.1-arch.tar.gz')), 'no bundle written');
-});
-
-const CROSS_ARCH = process.arch === 'x64' ? 'arm64' : undefined;
-const crossCompiler = CROSS_ARCH === undefined ? undefined : spawnSync('aarch64-linux-gnu-g++', ['--version']);
-t.test('an arm64 release cross-compiled on x64: the addon is an aarch64 ELF, the bundle signed', {
-  skip: crossCompiler?.status === 0 ? false : 'needs x64 with g++-aarch64-linux-gnu (the arm64 image build runs this route)',
-}, async (t) => {
-  const out = join(dir, 'cross');
-  const run = await runProgram(process.execPath, [join(ROOT, 'dist/scripts/release/release.js'), '--arch', 'arm64', '--version', '0.0.2-cross', '--signing-key', release.privateKeyFile, '--out', out]);
-  t.equal(run.code, 0, run.stderr);
-  const tarball = join(out, 'pleevi-edge-0.0.2-cross.tar.gz');
-  const bytes = readFileSync(tarball);
-  const signature = Buffer.from(readFileSync(`${tarball}.sig`, 'utf8').trim(), 'base64');
-  t.ok(verify(null, bytes, createPublicKey(release.publicKeyPem), signature), 'signed with the release key');
-  const unpacked = join(dir, 'cross-unpacked');
-  mkdirSync(unpacked);
-  t.equal(spawnSync('tar', ['-xzf', tarball, '-C', unpacked]).status, 0);
-  const top = join(unpacked, 'pleevi-edge-0.0.2-cross');
-  t.match(JSON.parse(readFileSync(join(top, 'release.json'), 'utf8')), { arch: 'arm64', nodeAbi: process.versions.modules });
-  const addon = readFileSync(join(top, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'));
-  t.equal(addon.readUInt32BE(0), 0x7f454c46, 'an ELF object');
-  t.equal(addon.readUInt16LE(18), 183, 'e_machine EM_AARCH64');
-  t.notOk(existsSync(join(top, 'node_modules/better-sqlite3/deps')), 'no C sources in the bundle');
 });
 
 t.test('bad arguments are refused with the usage', async (t) => {

@@ -73,6 +73,7 @@ with nginx's against the issue's targets.
   --cpms-deflate         the bench CPMS accepts permessage-deflate (the gateway offers it)
   --wait-idle S          first wait up to S seconds for the machine to be idle (default 0)
   --cpu-prof             V8 CPU profile of the gateway into bench-results/profiles/, summarised at the end
+                         (the mix phase's gateway too, summarised when the phase ends)
   --site-day-seconds S   real seconds of the site day (default 60, x120 time compression; 0 skips it)
   --mix-seconds S        measured seconds per kind (Heartbeat, mix) of the mix phase (default 10; 0 skips it)
   --mix-meter-values N   MeterValues per session in the mix (default 60: an hour at one a minute)

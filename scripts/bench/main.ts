@@ -103,7 +103,7 @@ async function run(options: BenchOptions, cleanup: Cleanup): Promise<BenchResult
   cleanup.trackDir(workDir);
   if (!options.phases.has('relay')) {
     // --only without the relay phases: only the observed ones (and drivers), nothing against nginx.
-    const observed = await runObservedPhases(options, HERE, workDir, cleanup, progress);
+    const observed = await runObservedPhases(options, HERE, workDir, cleanup, progress, options.cpuProfile ? join(RESULTS_DIR, 'profiles', `${startedAt.toISOString().replace(/[:.]/g, '-')}-mix`) : undefined);
     const figures = { latency: [], throughput: [], memory: [] };
     return {
       ...observed,
@@ -222,7 +222,7 @@ async function run(options: BenchOptions, cleanup: Cleanup): Promise<BenchResult
       if (cores > OTHER_LOAD_WARNING) notes.push(`other processes used ${cores} cores during the driver list phase: its times and lookup tails are skewed`);
     }
 
-    const observed = await runObservedPhases(options, HERE, workDir, cleanup, progress);
+    const observed = await runObservedPhases(options, HERE, workDir, cleanup, progress, options.cpuProfile ? join(RESULTS_DIR, 'profiles', `${startedAt.toISOString().replace(/[:.]/g, '-')}-mix`) : undefined);
 
     notes.push(
       `one ${machine.cpus}-core machine runs the load generator, the CPMS and the proxy at once: in the throughput phase they compete for the cores, so "generator cores" and "cpms cores" show how much was left for the proxy`,

@@ -31,6 +31,8 @@ export interface MixOptions {
   readonly rounds: number;
   /** MeterValues (or TransactionEvent Updated) per session. */
   readonly meterValuesPerSession: number;
+  /** `--cpu-prof`: the mix gateway writes a V8 CPU profile here. */
+  readonly profileDir?: string;
 }
 
 export interface MixKindFigures {
@@ -56,7 +58,8 @@ export interface MixRun {
 type Kind = 'heartbeat' | 'mix';
 
 export async function measureMix(moduleDir: string, workDir: string, cleanup: Cleanup, options: MixOptions): Promise<MixRun> {
-  const site = await startObservedSite(moduleDir, join(workDir, 'mix-data'), cleanup, ['1']);
+  const profiling = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
+  const site = await startObservedSite(moduleDir, join(workDir, 'mix-data'), cleanup, ['1'], profiling);
   let stations: OcppStation[] = [];
   try {
     stations = await connectStations(site.stationUrl, 'mix-', options.stations);

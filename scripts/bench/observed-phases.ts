@@ -1,5 +1,7 @@
 import type { BenchOptions } from './bench-options.js';
 import type { Cleanup } from './cleanup.js';
+import { join } from 'node:path';
+import { newestProfile, summarizeProfile } from './cpu-profile-summary.js';
 import { measureMix, type MixRun } from './mix-phase.js';
 import { otherCores, otherProcessesCpu } from './proc-stat.js';
 import { measureSiteDay, type SiteDayRun } from './site-day-phase.js';
@@ -15,7 +17,15 @@ export interface ObservedFigures {
 }
 
 /** The phases with session bookkeeping and the cloud link on (site day, mix), each with its own gateway. */
-export async function runObservedPhases(options: BenchOptions, moduleDir: string, workDir: string, cleanup: Cleanup, progress: (line: string) => void): Promise<ObservedFigures> {
+export async function runObservedPhases(
+  options: BenchOptions,
+  moduleDir: string,
+  workDir: string,
+  cleanup: Cleanup,
+  progress: (line: string) => void,
+  /** `--cpu-prof`: where the mix gateway's profile goes (summarised on the progress lines). */
+  mixProfileDir?: string,
+): Promise<ObservedFigures> {
   let figures: ObservedFigures = {};
   const measured = async <T>(run: () => Promise<T>): Promise<T & { otherCores: number }> => {
     const before = otherProcessesCpu(process.pid);
@@ -33,10 +43,25 @@ export async function runObservedPhases(options: BenchOptions, moduleDir: string
   }
   if (options.phases.has('mix')) {
     progress(`mix: ${options.mixStations} stations in closed loop, Heartbeats and the session mix (${options.mixMeterValues} MeterValues per session) taking turns, ${options.mixSeconds} s each`);
-    const mix = await measured(() => measureMix(moduleDir, workDir, cleanup, { stations: options.mixStations, seconds: options.mixSeconds, rounds: 2 * Math.max(1, Math.round(options.mixSeconds / 2)), meterValuesPerSession: options.mixMeterValues }));
+    const mix = await measured(() => measureMix(moduleDir, workDir, cleanup, { stations: options.mixStations, seconds: options.mixSeconds, rounds: 2 * Math.max(1, Math.round(options.mixSeconds / 2)), meterValuesPerSession: options.mixMeterValues, ...(mixProfileDir ? { profileDir: mixProfileDir } : {}) }));
     figures = { ...figures, mix };
+    if (mixProfileDir) reportMixProfile(mixProfileDir, moduleDir, progress);
   }
   return figures;
+}
+
+/** The mix gateway's hottest functions and files, on the progress lines (the run's results keep the main gateway's profile). */
+function reportMixProfile(dir: string, moduleDir: string, progress: (line: string) => void): void {
+  const file = newestProfile(dir);
+  if (!file) {
+    progress('--cpu-prof: the mix gateway wrote no profile');
+    return;
+  }
+  const summary = summarizeProfile(file, join(moduleDir, '..', '..', '..'), 25);
+  progress(`mix gateway CPU profile: ${file}`);
+  for (const spot of summary.hotspots) progress(`  ${spot.selfPercent.toFixed(1).padStart(5)} %  ${spot.functionName}  ${spot.location}`);
+  progress('  by file:');
+  for (const spot of summary.byFile) progress(`  ${spot.selfPercent.toFixed(1).padStart(5)} %  ${spot.location}`);
 }
 
 export function formatObserved(figures: ObservedFigures): string[] {

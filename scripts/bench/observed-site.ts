@@ -22,7 +22,13 @@ export interface ObservedSite {
   stop(): Promise<void>;
 }
 
-export async function startObservedSite(moduleDir: string, dataDir: string, cleanup: Cleanup, extraArgs: readonly string[] = []): Promise<ObservedSite> {
+export async function startObservedSite(
+  moduleDir: string,
+  dataDir: string,
+  cleanup: Cleanup,
+  extraArgs: readonly string[] = [],
+  execArgv: readonly string[] = [],
+): Promise<ObservedSite> {
   mkdirSync(dataDir, { recursive: true });
   const stops: Array<() => Promise<void>> = [];
   const stop = async (): Promise<void> => {
@@ -34,7 +40,7 @@ export async function startObservedSite(moduleDir: string, dataDir: string, clea
     const cpms = await BenchChild.start({ name: 'ocpp-cpms', modulePath: join(moduleDir, 'ocpp-cpms-process.js'), args: [] }, cleanup);
     stops.push(() => cpms.stop());
     const gateway = await BenchChild.start(
-      { name: 'observed-gateway', modulePath: join(moduleDir, 'observed-gateway-process.js'), args: [`ws://127.0.0.1:${cpms.port}/ocpp`, dataDir, broker.url, ...extraArgs] },
+      { name: 'observed-gateway', modulePath: join(moduleDir, 'observed-gateway-process.js'), args: [`ws://127.0.0.1:${cpms.port}/ocpp`, dataDir, broker.url, ...extraArgs], execArgv },
       cleanup,
     );
     stops.push(() => gateway.stop());

@@ -303,14 +303,16 @@ function assertElfMachine(file: string, arch: string): void {
 /** The target tree's node (through qemu-user) opens a database with the staged modules. */
 function loadInTargetTree(modules: string, root: string, arch: string): void {
   const inRoot = (script: string): string =>
-    run('chroot', [root, '/bin/sh', '-c', script], modules, { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/tmp', LANG: 'C.UTF-8' });
-  const [targetArch, abi] = inRoot("node -p 'process.arch + \" \" + process.versions.modules'").trim().split(' ');
+    // `env -i`: nothing of this machine's environment (a NODE_OPTIONS preload, say) means anything inside the tree.
+    run('chroot', [root, '/usr/bin/env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/tmp', 'LANG=C.UTF-8', '/bin/sh', '-c', script], modules);
+  const [targetArch, abi, nodeVersion] = inRoot("node -p 'process.arch + \" \" + process.versions.modules + \" \" + process.version'").trim().split(' ');
   if (targetArch !== arch) throw new Error(`${root}: its node is ${targetArch ?? '?'}, not ${arch}`);
   if (abi !== process.versions.modules) throw new Error(`${root}: its node has ABI ${abi ?? '?'}, the addon was built for ${process.versions.modules}`);
   const work = mkdtempSync(join(root, 'tmp', 'pleevi-check-'));
   try {
     cpSync(modules, join(work, 'node_modules'), { recursive: true, verbatimSymlinks: true });
     inRoot(`cd /tmp/${basename(work)} && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"`);
+    process.stdout.write(`better-sqlite3 opened a database in ${root}'s node (${targetArch}, ${nodeVersion ?? '?'}, ABI ${abi})\n`);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
