@@ -144,9 +144,11 @@ if [ "$REFRESH" = 0 ] && [ -s "$BASE_TAR" ]; then
   say "root file system: $(( $(date +%s) - T0 )) s from the cache ($BASE_TAR, made $(date -u -r "$BASE_TAR" +%Y-%m-%dT%H:%MZ); --refresh to make it again)"
 else
 # Debian's raspi-firmware kernel hook writes /boot/firmware (cmdline.txt points at the root label).
+# Its /etc/default/raspi-firmware is a conffile written before the package:
+# force-confold keeps ours where dpkg would ask (nobody answers in a build).
 mmdebstrap --mode=root --variant=apt --arch="$ARCH" --components="$COMPONENTS" \
   --include="$(IFS=,; echo "${PACKAGES[*]}")" \
-  --dpkgopt=force-unsafe-io --skip=essential/unlink \
+  --dpkgopt=force-unsafe-io --dpkgopt=force-confold --dpkgopt=force-confdef --skip=essential/unlink \
   --setup-hook='mkdir -p "$1/var/cache/apt/archives" "$1/boot/firmware" "$1/etc/default"; for f in "'"$APT_CACHE"'"/*.deb; do [ -e "$f" ] && cp "$f" "$1/var/cache/apt/archives/"; done; true' \
   --setup-hook='printf "ROOTPART=LABEL=pleevi-root\nCONSOLES=\"ttyS0,115200 tty1\"\n" > "$1/etc/default/raspi-firmware"' \
   --customize-hook='for f in "$1"/var/cache/apt/archives/*.deb; do [ -e "'"$APT_CACHE"'/$(basename "$f")" ] || cp "$f" "'"$APT_CACHE"'/"; done' \
