@@ -39,6 +39,8 @@ export interface ReleaseOptions {
   readonly arch: string;
   readonly outDir: string;
   readonly signingKey: string | undefined;
+  /** Without --signing-key: the development key, made once (one for every arch's default folder). */
+  readonly devKeyFile: string;
   /**
    * For another arch, optional: a Debian trixie tree of that arch (binfmt runs
    * its binaries through qemu-user) whose node loads the cross-compiled addon
@@ -111,8 +113,9 @@ export function parseReleaseArgs(argv: readonly string[]): ReleaseOptions {
   if (arch !== 'x64' && arch !== 'arm64') throw new UsageError(`arch "${arch}": x64 or arm64`);
   if (checkRoot !== undefined && arch === process.arch) throw new UsageError('--check-root is for another --arch than this machine\'s');
   // Another arch's bundle carries the same name: it goes into its own folder.
+  const devKeyFile = join(outDir ?? join(ROOT, 'release'), 'dev-signing-key.pem');
   outDir ??= arch === process.arch ? join(ROOT, 'release') : join(ROOT, 'release', arch);
-  return { version, arch, outDir, signingKey, checkRoot };
+  return { version, arch, outDir, signingKey, devKeyFile, checkRoot };
 }
 
 function readPackageVersion(): string {
@@ -149,8 +152,9 @@ function loadSigningKey(options: ReleaseOptions): { key: KeyObject; devKeyCreate
   let path = options.signingKey;
   let devKeyCreated = false;
   if (path === undefined) {
-    path = join(options.outDir, 'dev-signing-key.pem');
+    path = options.devKeyFile;
     if (!existsSync(path)) {
+      mkdirSync(dirname(path), { recursive: true });
       const { privateKey } = generateKeyPairSync('ed25519');
       writeFileSync(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
       devKeyCreated = true;
@@ -421,7 +425,7 @@ function main(argv: readonly string[]): number {
   try {
     const result = makeRelease(options);
     if (result.devKeyCreated) {
-      process.stdout.write(`made a DEVELOPMENT signing key: ${join(options.outDir, 'dev-signing-key.pem')} (give --signing-key for a real release)\n`);
+      process.stdout.write(`made a DEVELOPMENT signing key: ${options.devKeyFile} (give --signing-key for a real release)\n`);
     }
     process.stdout.write(
       [
