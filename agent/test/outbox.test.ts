@@ -48,6 +48,39 @@ t.test('events are stored with seq and ts, in order, until removed', async (t) =
   );
 });
 
+t.test('a backlog drained one PUBACK at a time, as the link does, then read again from the start after a reconnect', async (t) => {
+  const db = openStore(t.testdir());
+  t.teardown(() => db.close());
+  const outbox = new DurableOutbox(db, { logger: silent });
+  const backlog = 2_000;
+  db.transaction(() => {
+    for (let n = 1; n <= backlog; n++) outbox.emit(stationEvent(n));
+  })();
+  // Window 1: peek the next after the last sent, acknowledge it, repeat. Every
+  // peek stops at the first row it needs (the statement is left mid-way and
+  // must be usable again at once).
+  const sent: number[] = [];
+  let sentUpTo = 0;
+  for (;;) {
+    const next = outbox.peek(1, sentUpTo);
+    if (next.length === 0) break;
+    t.equal(next.length, 1);
+    sentUpTo = next[0]?.seq ?? Number.NaN;
+    sent.push(sentUpTo);
+    // Every third one is not acknowledged (the broker never answered it).
+    if (sentUpTo % 3 !== 0) t.equal(outbox.remove(sentUpTo), true);
+  }
+  t.equal(sent.length, backlog, 'each event sent once');
+  t.same(sent, Array.from({ length: backlog }, (_, index) => index + 1), 'in seq order');
+  // A reconnect starts again from the oldest: only the unacknowledged ones, in order, the acknowledged rows skipped.
+  const again = outbox.peek(8, 0).map((entry) => entry.seq);
+  t.same(again, [3, 6, 9, 12, 15, 18, 21, 24]);
+  t.equal(outbox.depth, Math.floor(backlog / 3));
+  outbox.flushRemovals();
+  t.same(outbox.peek(3, 0).map((entry) => entry.seq), [3, 6, 9], 'the same after the acknowledged rows are deleted');
+  t.same(outbox.peek(0, 0), [], 'a zero window reads nothing');
+});
+
 t.test('close and reopen: events are still there and seq continues, never reused after deletes', async (t) => {
   const dir = t.testdir();
   let db = openStore(dir);

@@ -209,9 +209,13 @@ export class DurableOutbox implements GatewayEventSink {
 
   /** Up to `limit` unacknowledged events with a seq above `afterSeq`, oldest first. */
   peek(limit: number, afterSeq = 0): OutboxEntry[] {
-    const rows = this.peekStatement.all(afterSeq, limit + this.acknowledged.size);
     const entries: OutboxEntry[] = [];
-    for (const row of rows) {
+    if (limit < 1) return entries;
+    // Stepped row by row, and left as soon as `limit` entries are found: the
+    // bound below only covers the acknowledged rows not deleted yet. Reading
+    // the whole bound each time (`all`) made every PUBACK during a backlog
+    // read thousands of rows, about 1 ms each in the bench's mix phase.
+    for (const row of this.peekStatement.iterate(afterSeq, limit + this.acknowledged.size)) {
       if (this.acknowledged.has(row.seq)) continue;
       entries.push({ seq: row.seq, topic: row.topic, payload: this.payloadOf(row), createdAt: row.created_at });
       if (entries.length === limit) break;
