@@ -242,7 +242,8 @@ export class SessionObserver implements FrameObserver {
       work();
       return;
     }
-    const before = this.counters.snapshot();
+    // A plain copy of the counters (all own number fields) to put back on a rollback: a spread, not snapshot()'s filtering.
+    const before = { ...this.counters };
     const events: GatewayEvent[] = [];
     const applies: Array<() => void> = [];
     this.uncommittedEvents = events;
