@@ -37,6 +37,8 @@ export interface BenchOptions {
   readonly mixStations: number;
   readonly mixSeconds: number;
   readonly mixMeterValues: number;
+  /** Also put the same mix through the peers' shape (the ws relay): how much of the ratio the frames themselves cost. */
+  readonly mixWsRelay: boolean;
   /** Issue 10 targets 3-5 (peer-phases.ts): the TLS phase, the storm, the ws relay beside the gateway. */
   readonly tls: boolean;
   readonly stormStations: number;
@@ -77,6 +79,7 @@ with nginx's against the issue's targets.
   --site-day-seconds S   real seconds of the site day (default 60, x120 time compression; 0 skips it)
   --mix-seconds S        measured seconds per kind (Heartbeat, mix) of the mix phase (default 10; 0 skips it)
   --mix-meter-values N   MeterValues per session in the mix (default 60: an hour at one a minute)
+  --mix-ws-relay         also run the mix through the bare ws relay (the peers' shape): the ratio the frames alone cost
   --only LIST            only these phases, comma separated: ${BENCH_PHASES.join(', ')}
   --no-tls               skip the phase with a wss:// CPMS requiring a client certificate
   --storm-stations N     stations reconnecting at once in the storm phase (default ${MAX_STATIONS}, 0 skips it)
@@ -116,6 +119,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     mixStations: quick ? 50 : 200,
     mixSeconds: quick ? 2 : 10,
     mixMeterValues: 60,
+    mixWsRelay: false,
     tls: true,
     stormStations: quick ? 100 : MAX_STATIONS,
     stormHandshakeBound: undefined as number | undefined,
@@ -178,6 +182,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         break;
       case '--mix-meter-values':
         values.mixMeterValues = integerIn(flag, next(), 1, 1000);
+        break;
+      case '--mix-ws-relay':
+        values.mixWsRelay = true;
         break;
       case '--only':
         values.phases = phasesIn(flag, next());

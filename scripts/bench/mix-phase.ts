@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { ChargePointScript, runCalls, type ScriptedCall } from './charge-point-script.js';
 import type { Cleanup } from './cleanup.js';
-import { startObservedSite, sleep, type ObservedSite } from './observed-site.js';
+import { BenchChild } from './bench-child.js';
+import { startObservedSite, sleep } from './observed-site.js';
 import { connectStations, type OcppStation } from './ocpp-station.js';
 import { sampleProcess } from './proc-stat.js';
 
@@ -33,6 +34,19 @@ export interface MixOptions {
   readonly meterValuesPerSession: number;
   /** `--cpu-prof`: the mix gateway writes a V8 CPU profile here. */
   readonly profileDir?: string;
+  /**
+   * `--mix-ws-relay`: the stations go through the bench's bare ws relay
+   * (ws-relay-process.ts, no inspection) to the same CPMS instead, and its
+   * CPU is measured: what the same frames cost a relay that only relays.
+   */
+  readonly throughWsRelay?: boolean;
+}
+
+/** Where the stations connect and whose CPU and frame counters are read. */
+interface MixTarget {
+  readonly child: BenchChild;
+  readonly pid: number;
+  readonly stationUrl: string;
 }
 
 export interface MixKindFigures {
@@ -59,10 +73,17 @@ type Kind = 'heartbeat' | 'mix';
 
 export async function measureMix(moduleDir: string, workDir: string, cleanup: Cleanup, options: MixOptions): Promise<MixRun> {
   const profiling = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
-  const site = await startObservedSite(moduleDir, join(workDir, 'mix-data'), cleanup, ['1'], profiling);
+  const site = await startObservedSite(moduleDir, join(workDir, 'mix-data'), cleanup, ['1'], options.throughWsRelay ? [] : profiling);
   let stations: OcppStation[] = [];
+  let relay: BenchChild | undefined;
   try {
-    stations = await connectStations(site.stationUrl, 'mix-', options.stations);
+    let target: MixTarget = { child: site.gateway, pid: site.gatewayPid, stationUrl: site.stationUrl };
+    if (options.throughWsRelay) {
+      relay = await BenchChild.start({ name: 'ws-relay', modulePath: join(moduleDir, 'ws-relay-process.js'), args: [`ws://127.0.0.1:${site.cpms.port}/ocpp`], execArgv: [] }, cleanup);
+      if (relay.pid === undefined) throw new Error('the ws relay has no pid');
+      target = { child: relay, pid: relay.pid, stationUrl: `ws://127.0.0.1:${relay.port}/ocpp` };
+    }
+    stations = await connectStations(target.stationUrl, 'mix-', options.stations);
     const scripts = stations.map((station, index) => new ChargePointScript(station.protocol, index));
     await Promise.all(stations.map((station, index) => runCalls(station, (scripts[index] as ChargePointScript).boot(new Date()))));
     const queues: ScriptedCall[][] = stations.map(() => []);
@@ -78,16 +99,16 @@ export async function measureMix(moduleDir: string, workDir: string, cleanup: Cl
       return queue.shift() as ScriptedCall;
     };
     const totals: Record<Kind, { messages: number; cpuMicros: number }> = { heartbeat: { messages: 0, cpuMicros: 0 }, mix: { messages: 0, cpuMicros: 0 } };
-    const before = await site.gateway.usage(false);
+    const before = await target.child.usage(false);
     const windowMs = (options.seconds * 1000) / options.rounds;
     for (let round = 0; round < options.rounds; round += 1) {
       for (const kind of round % 2 === 0 ? (['heartbeat', 'mix'] as const) : (['mix', 'heartbeat'] as const)) {
-        const figures = await window(site, stations, windowMs, (index) => (kind === 'heartbeat' ? (scripts[index] as ChargePointScript).heartbeat() : nextMixCall(index)));
+        const figures = await window(target, stations, windowMs, (index) => (kind === 'heartbeat' ? (scripts[index] as ChargePointScript).heartbeat() : nextMixCall(index)));
         totals[kind].messages += figures.messages;
         totals[kind].cpuMicros += figures.cpuMicros;
       }
     }
-    const after = await site.gateway.usage(false);
+    const after = await target.child.usage(false);
     const delta = (name: string): number => (after.counters[name] ?? 0) - (before.counters[name] ?? 0);
     const unexpected = stations.reduce((sum, station) => sum + station.unexpected, 0);
     if (unexpected > 0) throw new Error(`${unexpected} unexpected frames or closes in the mix phase`);
@@ -108,6 +129,7 @@ export async function measureMix(moduleDir: string, workDir: string, cleanup: Cl
     };
   } finally {
     await Promise.all(stations.map((station) => station.close()));
+    await relay?.stop();
     await site.stop();
   }
 }
@@ -120,11 +142,11 @@ export async function measureMix(moduleDir: string, workDir: string, cleanup: Cl
  * (/proc/<pid>/stat utime + stime) and relayed messages (its own counters)
  * are read at the edges of the measured part.
  */
-async function window(site: ObservedSite, stations: readonly OcppStation[], measureMs: number, nextCall: (index: number) => ScriptedCall): Promise<{ messages: number; cpuMicros: number }> {
+async function window(target: MixTarget, stations: readonly OcppStation[], measureMs: number, nextCall: (index: number) => ScriptedCall): Promise<{ messages: number; cpuMicros: number }> {
   let running = true;
   const failures: unknown[] = [];
   const relayed = async (): Promise<number> => {
-    const { counters } = await site.gateway.usage(false);
+    const { counters } = await target.child.usage(false);
     return (counters.framesFromStations ?? 0) + (counters.framesFromCpms ?? 0);
   };
   const loop = async (index: number): Promise<void> => {
@@ -143,10 +165,10 @@ async function window(site: ObservedSite, stations: readonly OcppStation[], meas
   };
   const loops = stations.map((_station, index) => loop(index));
   await sleep(WARMUP_MS);
-  const cpuAtStart = sampleProcess(site.gatewayPid).cpuMicros;
+  const cpuAtStart = sampleProcess(target.pid).cpuMicros;
   const messagesAtStart = await relayed();
   await sleep(measureMs);
-  const cpuAtEnd = sampleProcess(site.gatewayPid).cpuMicros;
+  const cpuAtEnd = sampleProcess(target.pid).cpuMicros;
   const messagesAtEnd = await relayed();
   running = false;
   await Promise.all(loops);

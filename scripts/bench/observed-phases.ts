@@ -14,6 +14,8 @@ export const OBSERVED_TARGETS = { mbPerDay: 100, mixVsHeartbeat: 2 } as const;
 export interface ObservedFigures {
   readonly siteDay?: SiteDayRun & { readonly otherCores: number };
   readonly mix?: MixRun & { readonly otherCores: number };
+  /** `--mix-ws-relay`: the same mix through the bare ws relay. */
+  readonly mixWsRelay?: MixRun & { readonly otherCores: number };
 }
 
 /** The phases with session bookkeeping and the cloud link on (site day, mix), each with its own gateway. */
@@ -46,6 +48,11 @@ export async function runObservedPhases(
     const mix = await measured(() => measureMix(moduleDir, workDir, cleanup, { stations: options.mixStations, seconds: options.mixSeconds, rounds: 2 * Math.max(1, Math.round(options.mixSeconds / 2)), meterValuesPerSession: options.mixMeterValues, ...(mixProfileDir ? { profileDir: mixProfileDir } : {}) }));
     figures = { ...figures, mix };
     if (mixProfileDir) reportMixProfile(mixProfileDir, moduleDir, progress);
+    if (options.mixWsRelay) {
+      progress('mix through the bare ws relay (--mix-ws-relay): the same stations, frames and CPMS, no inspection');
+      const mixWsRelay = await measured(() => measureMix(moduleDir, workDir, cleanup, { stations: options.mixStations, seconds: options.mixSeconds, rounds: 2 * Math.max(1, Math.round(options.mixSeconds / 2)), meterValuesPerSession: options.mixMeterValues, throughWsRelay: true }));
+      figures = { ...figures, mixWsRelay };
+    }
   }
   return figures;
 }
@@ -86,6 +93,17 @@ export function formatObserved(figures: ObservedFigures): string[] {
       `   mix:       ${mix.mix.usPerMessage.toFixed(1)} us (${mix.mix.messages} messages; sessions started ${mix.sessionsStarted}, ended ${mix.sessionsEnded}, not usable ${mix.payloadsMalformed})`,
       `   mix / Heartbeat: ${mix.ratio.toFixed(2)}x (target <= ${OBSERVED_TARGETS.mixVsHeartbeat}x)`,
     );
+  }
+  const bare = figures.mixWsRelay;
+  if (bare) {
+    out.push(
+      `   the same through the bare ws relay (no inspection; other processes ${bare.otherCores} cores): Heartbeat ${bare.heartbeat.usPerMessage.toFixed(1)} us, mix ${bare.mix.usPerMessage.toFixed(1)} us, ${bare.ratio.toFixed(2)}x`,
+    );
+    if (mix) {
+      out.push(
+        `   gateway over ws relay: Heartbeat ${(mix.heartbeat.usPerMessage / bare.heartbeat.usPerMessage).toFixed(2)}x, mix ${(mix.mix.usPerMessage / bare.mix.usPerMessage).toFixed(2)}x`,
+      );
+    }
   }
   return out;
 }

@@ -28,6 +28,9 @@ import type { RulesDeps, VersionRules } from './version-rules.js';
 export class Ocpp201Rules implements VersionRules {
   readonly actions: ReadonlySet<string> = new Set(['Authorize', 'TransactionEvent', 'StatusNotification', 'BootNotification']);
 
+  /** Each TransactionEvent as parsed when it went by, for its answer; gone with the frame. */
+  private readonly parsedRequests = new WeakMap<CallFrame, ReturnType<typeof parseTransactionEvent201>>();
+
   constructor(private readonly deps: RulesDeps) {}
 
   call(station: StationInfo, call: CallFrame): void {
@@ -48,7 +51,7 @@ export class Ocpp201Rules implements VersionRules {
   /** The CSMS's verdict on the idToken, kept with the session. */
   result(station: StationInfo, call: CallFrame, payload: unknown): void {
     if (call.action !== 'TransactionEvent') return;
-    const request = parseTransactionEvent201(call.payload, idTokenMaxOf(station.protocol));
+    const request = this.parsedRequests.get(call) ?? parseTransactionEvent201(call.payload, idTokenMaxOf(station.protocol));
     // Already counted when the request went by.
     if (!request.ok) return;
     const answer = parseTransactionEventResult201(payload);
@@ -73,6 +76,8 @@ export class Ocpp201Rules implements VersionRules {
 
   private transactionEvent(station: StationInfo, call: CallFrame): void {
     const request = parseTransactionEvent201(call.payload, idTokenMaxOf(station.protocol));
+    // The answer comes with this same frame object (the call lane keeps it): parsed once.
+    this.parsedRequests.set(call, request);
     if (!request.ok) return this.deps.problems.malformed(station, call, request.problem);
     const event = request.value;
     const record = this.deps.ledger.find(station.stationId, event.transactionId);

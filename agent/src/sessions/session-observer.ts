@@ -188,9 +188,8 @@ export class SessionObserver implements FrameObserver {
     }
     // Answers to the station's calls come from the CPMS, or from the gateway when it answers locally.
     if (answers === undefined || event.origin === 'station' || !rules.actions.has(answers.action)) return;
-    const commit = answerCommitOf(answers.action);
-    if (isCallResult(frame)) this.guarded(station, answers.action, commit, () => rules.result(station, answers, frame.payload));
-    else if (isCallError(frame)) this.guarded(station, answers.action, commit, () => rules.error(station, answers, frame.errorCode));
+    if (isCallResult(frame)) this.guarded(station, answers.action, answerCommitOf(answers.action, frame.payload), () => rules.result(station, answers, frame.payload));
+    else if (isCallError(frame)) this.guarded(station, answers.action, answerCommitOf(answers.action, undefined), () => rules.error(station, answers, frame.errorCode));
   }
 
   /** Frames whose bookkeeping waits for the storage to take writes again. */
@@ -339,22 +338,28 @@ function commitOf(action: string, payload: unknown): Commit {
   if (IN_MEMORY_ACTIONS.has(action)) return 'memory';
   if (action === 'StopTransaction') return 'full';
   if (action === 'TransactionEvent') {
-    const eventType = typeof payload === 'object' && payload !== null && 'eventType' in payload ? payload.eventType : undefined;
-    return eventType === 'Started' || eventType === 'Ended' ? 'full' : 'normal';
+    const fields = typeof payload === 'object' && payload !== null ? payload : {};
+    const eventType = 'eventType' in fields ? fields.eventType : undefined;
+    if (eventType === 'Started' || eventType === 'Ended') return 'full';
+    // An Updated without an idToken or an EVSE can change only readings and
+    // seqNo bookkeeping, which wait in memory for the flush (SessionLedger.change):
+    // no transaction for it, as for a 1.6 MeterValues. Most of a 2.x session is these.
+    return 'idToken' in fields || 'evse' in fields ? 'normal' : 'memory';
   }
   return 'normal';
 }
 
 /**
  * Only two answers carry session data: a 1.6 StartTransaction's (the session
- * starts, `full`) and a 2.x TransactionEvent's (the idToken's status,
- * `normal`). The others (MeterValues, StatusNotification, Authorize,
+ * starts, `full`) and a 2.x TransactionEvent's with an idTokenInfo (the
+ * idToken's status, `normal`). The others (MeterValues, StatusNotification, Authorize,
  * BootNotification) write nothing: no transaction for them, which would also
  * write the statuses waiting in memory at every answer.
  */
-function answerCommitOf(action: string): Commit {
+function answerCommitOf(action: string, payload: unknown): Commit {
   if (action === 'StartTransaction') return 'full';
-  if (action === 'TransactionEvent') return 'normal';
+  // Only the idToken's status is kept from a TransactionEvent answer; without one it writes nothing.
+  if (action === 'TransactionEvent') return typeof payload === 'object' && payload !== null && 'idTokenInfo' in payload ? 'normal' : 'memory';
   return 'memory';
 }
 
