@@ -93,6 +93,13 @@ export class DurableOutbox implements GatewayEventSink {
   private lastDropLogAt = Number.NEGATIVE_INFINITY;
   private droppedSinceLog = 0;
   private readonly storedSession: ((sessionId: number) => SessionEvent | undefined) | undefined;
+  /**
+   * The highest seq this outbox handed out (or found at start). Only this
+   * process appends, so a peek after it has nothing to read: the link asks
+   * after every PUBACK, and the answer "nothing new" costs no query. A
+   * rolled-back append leaves it too high, which only costs one query.
+   */
+  private highestSeq = 0;
 
   constructor(db: SqliteDatabase, options: DurableOutboxOptions) {
     const maxEvents = options.maxEvents ?? DEFAULT_OUTBOX_MAX_EVENTS;
@@ -132,6 +139,7 @@ export class DurableOutbox implements GatewayEventSink {
       } else {
         insert.run(row.last_seq, event.topic, JSON.stringify({ seq: row.last_seq, ts: at, ...event.payload }), at);
       }
+      this.highestSeq = row.last_seq;
       if (row.last_seq > row.reserved_seq - SEQ_RESERVATION / 2) this.scheduleReservation();
       if (row.depth > this.maxEvents) {
         // The rows and the counters move in the same transaction.
@@ -165,6 +173,7 @@ export class DurableOutbox implements GatewayEventSink {
       );
     }
     this.durably('UPDATE outbox_state SET last_seq = ?, reserved_seq = ?, clean_stop = 0 WHERE id = 1', start, start + SEQ_RESERVATION);
+    this.highestSeq = start;
   }
 
   /** Reserve the next seqs, fsynced, on the next turn (outside the emitting transaction). */
@@ -210,7 +219,7 @@ export class DurableOutbox implements GatewayEventSink {
   /** Up to `limit` unacknowledged events with a seq above `afterSeq`, oldest first. */
   peek(limit: number, afterSeq = 0): OutboxEntry[] {
     const entries: OutboxEntry[] = [];
-    if (limit < 1) return entries;
+    if (limit < 1 || afterSeq >= this.highestSeq) return entries;
     // Stepped row by row, and left as soon as `limit` entries are found: the
     // bound below only covers the acknowledged rows not deleted yet. Reading
     // the whole bound each time (`all`) made every PUBACK during a backlog
