@@ -86,7 +86,8 @@ with nginx's against the issue's targets.
   --storm-bound N        the gateway's upstream.maxConcurrentHandshakes in the storm (default 64, as shipped)
   --no-ws-relay          skip the peers' shape (a ws server and a ws client per station) beside the gateway
   --ws-relay-parse       the ws relay JSON.parses every frame, as some peers do
-  --quick                smoke run: 50 stations, 2 s phases, 200 memory stations, 100 storm stations, 10000 drivers, 15 s site day, 2 s mix
+  --quick                smoke run (under a minute): 50 stations, 1.5 s latency and throughput phases, 200 memory stations,
+                         100 storm stations, 10000 drivers, 10 s site day, 2 s mix
   --help                 this text
 
 Figures go to stdout and to bench-results/latest.json.`;
@@ -100,8 +101,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   const values = {
     stations: quick ? 50 : 200,
     rate: 1_000,
-    latencySeconds: quick ? 2 : 10,
-    throughputSeconds: quick ? 2 : 5,
+    latencySeconds: quick ? 1.5 : 10,
+    throughputSeconds: quick ? 1.5 : 5,
     warmupSeconds: quick ? 0.5 : 1,
     rounds: quick ? 2 : 5,
     memoryStations: quick ? 200 : MAX_STATIONS,
@@ -115,7 +116,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     help: false,
     phases: new Set<BenchPhase>(BENCH_PHASES),
     siteDayStations: 200,
-    siteDaySeconds: quick ? 15 : 60,
+    siteDaySeconds: quick ? 10 : 60,
     mixStations: quick ? 50 : 200,
     mixSeconds: quick ? 2 : 10,
     mixMeterValues: 60,
