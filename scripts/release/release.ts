@@ -355,7 +355,7 @@ function buildTree(tree: string, options: ReleaseOptions, stamp: Omit<ReleaseInf
 
   const compiled = join(ROOT, 'dist', 'agent', 'src');
   if (!existsSync(join(compiled, 'cli', 'main.js'))) throw new Error(`${compiled}: not built; run npm run build first`);
-  for (const file of filesUnder(compiled, (name) => name.endsWith('.js') || name.endsWith('.json'))) {
+  for (const file of filesUnder(compiled, (name) => name.endsWith('.js') || name.endsWith('.cjs') || name.endsWith('.json'))) {
     copyInto(join(compiled, file), join(tree, 'dist', 'agent', 'src', file));
   }
   writeFileSync(join(tree, 'dist', 'build-info.json'), `${JSON.stringify({ builtAt: info.builtAt, version: options.version }, null, 2)}\n`);

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { resolveGatewayId } from '../provisioning/gateway-id.js';
 import type { SerialSourcePaths } from '../provisioning/hardware-serial.js';
@@ -20,7 +20,8 @@ import { secretPathsIn } from './config-secrets.js';
 import { dedupe, inDocumentOrder, schemaProblem } from './config-problems.js';
 import { crossFieldProblems } from './config-rules.js';
 import { describeFsError, readTlsFiles } from './config-tls-files.js';
-import { CONFIG_DEFAULTS, CONFIG_SCHEMA, type ConfigFile, type TlsFilesFile, type WireguardFile } from './config-schema.js';
+import { configValidator } from './config-validators.js';
+import { CONFIG_DEFAULTS, type ConfigFile, type TlsFilesFile, type WireguardFile } from './config-schema.js';
 import type { DeviceConfig, GatewayConfig, StationConfig, TlsFiles, WireguardConfig } from './gateway-config.js';
 import { wireguardKeyProblems, WIREGUARD_KEY_FILE, VPN_STATUS_FILE } from './config-wireguard.js';
 
@@ -40,35 +41,6 @@ export interface ParseConfigOptions {
    * (docs/provisioning.md "The enrolled configuration"); default `value`.
    */
   readonly fileDocument?: unknown;
-}
-
-/**
- * The schema validators, compiled on first use (about 0.1 s of CPU each):
- * a command that reads no config pays nothing, and a claimed gateway never
- * compiles the unclaimed variant.
- */
-let ajv: Ajv | undefined;
-const validators = new Map<'claimed' | 'device', ValidateFunction<ConfigFile>>();
-
-function configValidator(kind: 'claimed' | 'device'): ValidateFunction<ConfigFile> {
-  const known = validators.get(kind);
-  if (known) return known;
-  if (!ajv) {
-    ajv = new Ajv({
-      allErrors: true,
-      strict: true,
-      // `not: { required: [...] }` names properties declared one level up; that is intended.
-      strictRequired: false,
-      // Gives each error its parentSchema, where our errorMessage annotation lives.
-      verbose: true,
-    });
-    ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' });
-  }
-  // An unclaimed gateway's file may leave out upstream: enrollment brings it.
-  const schema = kind === 'claimed' ? CONFIG_SCHEMA : { ...CONFIG_SCHEMA, $id: 'urn:pleevi-edge:config:v1:device', required: [] };
-  const validate = ajv.compile<ConfigFile>(schema);
-  validators.set(kind, validate);
-  return validate;
 }
 
 /** `--config FILE`, else `$PLEEVI_EDGE_CONFIG`, else the packaged default; absolute. */

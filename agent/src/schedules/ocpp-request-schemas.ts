@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
-import { Ajv, type AnySchemaObject, type ValidateFunction } from 'ajv';
+import type * as AjvModule from 'ajv';
+import type { Ajv, AnySchemaObject, ValidateFunction } from 'ajv';
+import { lazyModule } from '../util/lazy-module.js';
 import { withInt32Bounds } from './ocpp-integer-bounds.js';
 import { isRfc3339DateTime } from './rfc3339-date-time.js';
 
@@ -30,6 +32,8 @@ const SCHEMA_SETS: Readonly<Record<string, SchemaSet>> = {
 };
 
 const require = createRequire(import.meta.url);
+/** ajv is loaded with the first schedule the gateway sends, not at start (docs/benchmark.md "Idle memory"). */
+const loadAjv = lazyModule<typeof AjvModule>('ajv');
 const instances = new Map<string, Ajv>();
 
 /** Schema problems of a request payload for this subprotocol; empty when valid. Throws for an unknown subprotocol. */
@@ -50,7 +54,7 @@ function validatorFor(set: SchemaSet, action: string): ValidateFunction {
   if (!ajv) {
     // strict off: the official files carry annotations (`comment`, `javaType`) ajv does not know.
     // multipleOfPrecision: the 1.6 `limit` is `multipleOf 0.1`, and 16.3 / 0.1 is not an integer in floating point.
-    ajv = new Ajv({ strict: false, allErrors: true, multipleOfPrecision: 6 });
+    ajv = new (loadAjv().Ajv)({ strict: false, allErrors: true, multipleOfPrecision: 6 });
     // Stricter than ajv-formats (which ocpp-rpc uses): no 2030-02-31, see rfc3339-date-time.ts.
     ajv.addFormat('date-time', { type: 'string', validate: isRfc3339DateTime });
     for (const schema of require(set.file) as AnySchemaObject[]) {
