@@ -1,6 +1,13 @@
 import type { BenchOptions } from './bench-options.js';
 import type { BenchResults, LatencyRun, PathName, TargetVerdict, ThroughputRun } from './bench-results.js';
 
+/**
+ * The first targets against nginx. Issue 10 retired the two ratios as
+ * pass/fail (they show the distance to a C proxy, printed as n/a with the
+ * figure); the memory target stands.
+ */
+const RETIRED = 'retired as pass/fail (issue 10): the distance to a C proxy, shown, not judged';
+
 /** The issue's targets for this 2-core machine. */
 export const TARGETS = {
   throughputVsNginx: 0.8,
@@ -40,7 +47,7 @@ function throughputVerdict({ throughput }: Figures): TargetVerdict {
   const target = `sustained throughput >= ${TARGETS.throughputVsNginx}x nginx`;
   const ratio = throughputRatio(throughput, 'gateway', 'nginx');
   if (ratio === undefined) return { target, measured: 'no nginx figure', pass: undefined, note: 'nginx not run' };
-  return { target, measured: `${ratio.toFixed(2)}x nginx`, pass: ratio >= TARGETS.throughputVsNginx };
+  return { target, measured: `${ratio.toFixed(2)}x nginx`, pass: undefined, note: RETIRED };
 }
 
 function latencyVerdict({ latency }: Figures, options: BenchOptions): TargetVerdict {
@@ -49,13 +56,11 @@ function latencyVerdict({ latency }: Figures, options: BenchOptions): TargetVerd
   const nginx = addedP99Ms(latency, 'nginx');
   if (gateway === undefined || nginx === undefined) return { target, measured: 'no nginx figure', pass: undefined, note: 'nginx not run' };
   const offTarget = options.rate !== TARGETS.latencyRate || options.stations !== TARGETS.latencyStations;
-  const note = offTarget ? `run at ${options.rate} calls/s over ${options.stations} stations: indicative only` : undefined;
-  // nginx's tail can come out at or under direct's within the noise; the gateway must then add nothing either.
-  const allowed = TARGETS.addedP99VsNginx * Math.max(nginx, 0);
+  const note = offTarget ? `run at ${options.rate} calls/s over ${options.stations} stations; ${RETIRED}` : RETIRED;
   const ratio = nginx > 0 ? `${(gateway / nginx).toFixed(2)}x nginx` : 'nginx adds nothing measurable';
   const signed = (value: number): string => `${value < 0 ? '' : '+'}${value.toFixed(3)} ms`;
   const measured = `gateway ${signed(gateway)}, nginx ${signed(nginx)} (${ratio})`;
-  return { target, measured, pass: offTarget ? undefined : gateway <= allowed, ...(note ? { note } : {}) };
+  return { target, measured, pass: undefined, note };
 }
 
 function memoryVerdict({ memory }: Figures): TargetVerdict {
