@@ -60,16 +60,17 @@ t.test('a backlog drained one PUBACK at a time, as the link does, then read agai
   // peek stops at the first row it needs (the statement is left mid-way and
   // must be usable again at once).
   const sent: number[] = [];
+  const refusedRemovals: number[] = [];
   let sentUpTo = 0;
   for (;;) {
     const next = outbox.peek(1, sentUpTo);
     if (next.length === 0) break;
-    t.equal(next.length, 1);
     sentUpTo = next[0]?.seq ?? Number.NaN;
     sent.push(sentUpTo);
     // Every third one is not acknowledged (the broker never answered it).
-    if (sentUpTo % 3 !== 0) t.equal(outbox.remove(sentUpTo), true);
+    if (sentUpTo % 3 !== 0 && !outbox.remove(sentUpTo)) refusedRemovals.push(sentUpTo);
   }
+  t.same(refusedRemovals, [], 'every PUBACK removed its event');
   t.equal(sent.length, backlog, 'each event sent once');
   t.same(sent, Array.from({ length: backlog }, (_, index) => index + 1), 'in seq order');
   // A reconnect starts again from the oldest: only the unacknowledged ones, in order, the acknowledged rows skipped.
