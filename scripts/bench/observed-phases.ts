@@ -77,7 +77,7 @@ export function formatObserved(figures: ObservedFigures): string[] {
   if (day) {
     out.push(
       '',
-      `6. Site day: ${day.stations} stations (1.6 and 2.0.1), ${day.simulatedMinutes} simulated minutes in ${day.realSeconds.toFixed(1)} s (x${day.compression}), cloud link on; data folder on ${day.fileSystem}; other processes ${day.otherCores} cores`,
+      `9. Site day: ${day.stations} stations (1.6 and 2.0.1), ${day.simulatedMinutes} simulated minutes in ${day.realSeconds.toFixed(1)} s (x${day.compression}), cloud link on; data folder on ${day.fileSystem}; other processes ${day.otherCores} cores`,
       `   ${day.calls} calls (${day.meterValues} MeterValues / TransactionEvent readings), ${day.messagesRelayed} messages relayed; sessions started ${day.sessionsStarted}, ended ${day.sessionsEnded}, updated events ${day.sessionsUpdated}; not usable ${day.payloadsMalformed}; outbox depth at the end ${day.outboxDepthAtEnd}; slowest station ${day.maxLagSeconds.toFixed(2)} s behind`,
       `   storage writes (gateway write_bytes): ${(day.writeBytes / 1024).toFixed(0)} KiB, ${day.bytesPerMeterValue.toFixed(0)} bytes per MeterValues (everything written, divided by the MeterValues)`,
       `   projected for 200 stations, 10 sessions of 120 min a day each, 1 MeterValues/min while charging: ${day.projectedMbPerDay.toFixed(1)} MB/day (target <= ${OBSERVED_TARGETS.mbPerDay})`,
@@ -88,7 +88,7 @@ export function formatObserved(figures: ObservedFigures): string[] {
   if (mix) {
     out.push(
       '',
-      `7. CPU per relayed message, observed mix (${mix.meterValuesPerSession} MeterValues per session) vs Heartbeat: ${mix.stations} stations, closed loop (one call in flight per station), ${mix.seconds} s each in ${mix.rounds} rounds; other processes ${mix.otherCores} cores`,
+      `10. CPU per relayed message, observed mix (${mix.meterValuesPerSession} MeterValues per session) vs Heartbeat: ${mix.stations} stations, closed loop (one call in flight per station), ${mix.seconds} s each in ${mix.rounds} rounds; other processes ${mix.otherCores} cores`,
       `   Heartbeat: ${mix.heartbeat.usPerMessage.toFixed(1)} us (${mix.heartbeat.messages} messages)`,
       `   mix:       ${mix.mix.usPerMessage.toFixed(1)} us (${mix.mix.messages} messages; sessions started ${mix.sessionsStarted}, ended ${mix.sessionsEnded}, not usable ${mix.payloadsMalformed})`,
       `   mix / Heartbeat: ${mix.ratio.toFixed(2)}x (target <= ${OBSERVED_TARGETS.mixVsHeartbeat}x)`,
