@@ -185,6 +185,15 @@ async function connect16(t: Test, endpoint: string, identity: string): Promise<R
   return station;
 }
 
+
+/** A 1.6 station that booted and started a transaction at 10:00 with `idTag`; its transaction id as the CPMS gave it. */
+async function bootAndStart16(t: Test, endpoint: string, identity: string, idTag: string, meterStart: number): Promise<{ station: RpcPeer; transactionId: number; tx: string }> {
+  const station = await connect16(t, endpoint, identity);
+  await station.call('BootNotification', BOOT_1_6);
+  const answer = (await station.call('StartTransaction', { connectorId: 1, idTag, meterStart, timestamp: '2025-06-01T10:00:00Z' })) as { transactionId: number };
+  return { station, transactionId: answer.transactionId, tx: String(answer.transactionId) };
+}
+
 t.test('1.6: SIGKILL right after a StartTransaction answer: the session and its started event survive and reach the cloud', { skip: MOSQUITTO_MISSING }, async (t) => {
   const rig = await startRig(t);
   const first = await startDaemon(t, rig);
@@ -210,14 +219,11 @@ t.test('1.6: SIGKILL right after a StartTransaction answer: the session and its 
 t.test('1.6: SIGKILL right after a StopTransaction answer: the session is ended with its meterStop and the ended event is delivered', { skip: MOSQUITTO_MISSING }, async (t) => {
   const rig = await startRig(t);
   const first = await startDaemon(t, rig);
-  const station = await connect16(t, first.endpoint, 'CP-K2');
-  await station.call('BootNotification', BOOT_1_6);
-  const answer = (await station.call('StartTransaction', { connectorId: 1, idTag: 'BADGE-K2', meterStart: 1000, timestamp: '2025-06-01T10:00:00Z' })) as { transactionId: number };
-  const tx = String(answer.transactionId);
+  const { station, transactionId, tx } = await bootAndStart16(t, first.endpoint, 'CP-K2', 'BADGE-K2', 1000);
   await waitUntil(() => rig.sessionEvents(tx).some((m) => m.payload.event === 'started'), 'the started event reaches the cloud', 20_000);
-  await station.call('MeterValues', { connectorId: 1, transactionId: answer.transactionId, meterValue: [energy('2025-06-01T10:30:00Z', 2.5)] });
+  await station.call('MeterValues', { connectorId: 1, transactionId, meterValue: [energy('2025-06-01T10:30:00Z', 2.5)] });
   await rig.broker.stop();
-  await station.call('StopTransaction', { transactionId: answer.transactionId, meterStop: 4000, timestamp: '2025-06-01T11:00:00Z', reason: 'EVDisconnected' });
+  await station.call('StopTransaction', { transactionId, meterStop: 4000, timestamp: '2025-06-01T11:00:00Z', reason: 'EVDisconnected' });
   await first.kill();
 
   t.match(await sessionsOnDisk(t, rig, tx), { state: 'ended', meterStartWh: 1000, meterStopWh: 4000, energyWh: 3000 }, 'the session is ended on disk');
@@ -240,11 +246,9 @@ t.test(
   async (t) => {
     const rig = await startRig(t);
     const first = await startDaemon(t, rig);
-    let station = await connect16(t, first.endpoint, 'CP-K3');
-    await station.call('BootNotification', BOOT_1_6);
-    const answer = (await station.call('StartTransaction', { connectorId: 1, idTag: 'BADGE-K3', meterStart: 0, timestamp: '2025-06-01T10:00:00Z' })) as { transactionId: number };
-    const transactionId = answer.transactionId;
-    const tx = String(transactionId);
+    const started = await bootAndStart16(t, first.endpoint, 'CP-K3', 'BADGE-K3', 0);
+    let station = started.station;
+    const { transactionId, tx } = started;
     await station.call('MeterValues', { connectorId: 1, transactionId, meterValue: [energy('2025-06-01T10:10:00Z', 2)] });
     // Well inside the 5 min flush: the reading waits in memory.
     await first.kill();
@@ -281,11 +285,9 @@ t.test(
     const rig = await startRig(t);
     await rig.broker.stop();
     const first = await startDaemon(t, rig);
-    let station = await connect16(t, first.endpoint, 'CP-K6');
-    await station.call('BootNotification', BOOT_1_6);
-    const answer = (await station.call('StartTransaction', { connectorId: 1, idTag: 'BADGE-K6', meterStart: 500, timestamp: '2025-06-01T10:00:00Z' })) as { transactionId: number };
-    const transactionId = answer.transactionId;
-    const tx = String(transactionId);
+    const started = await bootAndStart16(t, first.endpoint, 'CP-K6', 'BADGE-K6', 500);
+    let station = started.station;
+    const { transactionId, tx } = started;
     await station.call('MeterValues', { connectorId: 1, transactionId, meterValue: [energy('2025-06-01T10:10:00Z', 2)] });
     // A clean stop flushes: the reading and its updated event are written.
     t.equal(await first.stop(), 0);

@@ -101,9 +101,12 @@ async function run(options: BenchOptions, cleanup: Cleanup): Promise<BenchResult
   }
   const workDir = mkdtempSync(join(tmpdir(), 'pleevi-bench-'));
   cleanup.trackDir(workDir);
+  // --cpu-prof: one folder per profiled gateway of this run.
+  const profileDir = options.cpuProfile ? join(RESULTS_DIR, 'profiles', startedAt.toISOString().replace(/[:.]/g, '-')) : undefined;
+  const mixProfileDir = profileDir === undefined ? undefined : `${profileDir}-mix`;
   if (!options.phases.has('relay')) {
     // --only without the relay phases: only the observed ones (and drivers), nothing against nginx.
-    const observed = await runObservedPhases(options, HERE, workDir, cleanup, progress, options.cpuProfile ? join(RESULTS_DIR, 'profiles', `${startedAt.toISOString().replace(/[:.]/g, '-')}-mix`) : undefined);
+    const observed = await runObservedPhases(options, HERE, workDir, cleanup, progress, mixProfileDir);
     const figures = { latency: [], throughput: [], memory: [] };
     return {
       ...observed,
@@ -136,7 +139,6 @@ async function run(options: BenchOptions, cleanup: Cleanup): Promise<BenchResult
     }
 
     // One folder per run, so an earlier run's profile is never mistaken for this one's.
-    const profileDir = options.cpuProfile ? join(RESULTS_DIR, 'profiles', startedAt.toISOString().replace(/[:.]/g, '-')) : undefined;
     if (profileDir) mkdirSync(profileDir, { recursive: true });
     const gateway = await startGateway(cleanup, cpmsUrl, join(workDir, 'gateway-data'), profileDir);
     stops.push(() => gateway.stop());
@@ -222,7 +224,7 @@ async function run(options: BenchOptions, cleanup: Cleanup): Promise<BenchResult
       if (cores > OTHER_LOAD_WARNING) notes.push(`other processes used ${cores} cores during the driver list phase: its times and lookup tails are skewed`);
     }
 
-    const observed = await runObservedPhases(options, HERE, workDir, cleanup, progress, options.cpuProfile ? join(RESULTS_DIR, 'profiles', `${startedAt.toISOString().replace(/[:.]/g, '-')}-mix`) : undefined);
+    const observed = await runObservedPhases(options, HERE, workDir, cleanup, progress, mixProfileDir);
 
     notes.push(
       `one ${machine.cpus}-core machine runs the load generator, the CPMS and the proxy at once: in the throughput phase they compete for the cores, so "generator cores" and "cpms cores" show how much was left for the proxy`,

@@ -45,12 +45,13 @@ export async function runObservedPhases(
   }
   if (options.phases.has('mix')) {
     progress(`mix: ${options.mixStations} stations in closed loop, Heartbeats and the session mix (${options.mixMeterValues} MeterValues per session) taking turns, ${options.mixSeconds} s each`);
-    const mix = await measured(() => measureMix(moduleDir, workDir, cleanup, { stations: options.mixStations, seconds: options.mixSeconds, rounds: 2 * Math.max(1, Math.round(options.mixSeconds / 2)), meterValuesPerSession: options.mixMeterValues, ...(mixProfileDir ? { profileDir: mixProfileDir } : {}) }));
+    const mixOptions = { stations: options.mixStations, seconds: options.mixSeconds, rounds: 2 * Math.max(1, Math.round(options.mixSeconds / 2)), meterValuesPerSession: options.mixMeterValues };
+    const mix = await measured(() => measureMix(moduleDir, workDir, cleanup, { ...mixOptions, ...(mixProfileDir ? { profileDir: mixProfileDir } : {}) }));
     figures = { ...figures, mix };
     if (mixProfileDir) reportMixProfile(mixProfileDir, moduleDir, progress);
     if (options.mixWsRelay) {
       progress('mix through the bare ws relay (--mix-ws-relay): the same stations, frames and CPMS, no inspection');
-      const mixWsRelay = await measured(() => measureMix(moduleDir, workDir, cleanup, { stations: options.mixStations, seconds: options.mixSeconds, rounds: 2 * Math.max(1, Math.round(options.mixSeconds / 2)), meterValuesPerSession: options.mixMeterValues, throughWsRelay: true }));
+      const mixWsRelay = await measured(() => measureMix(moduleDir, workDir, cleanup, { ...mixOptions, throughWsRelay: true }));
       figures = { ...figures, mixWsRelay };
     }
   }

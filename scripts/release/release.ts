@@ -206,7 +206,7 @@ function installProductionModules(tree: string, options: ReleaseOptions): string
       throw new Error(`${name}: the lock file has ${stagedVersion}, the checkout's node_modules ${builtVersion ?? 'nothing'}: run npm ci first`);
     }
     const release = join(built, 'build', 'Release');
-    const addons = existsSync(release) ? readdirSync(release).filter((file) => file.endsWith('.node') && !file.startsWith('test_')) : [];
+    const addons = existsSync(release) ? compiledAddons(release) : [];
     if (addons.length === 0) throw new Error(`${name}: no compiled addon in ${release}: run npm ci (or npm rebuild ${name}) first`);
     for (const addon of addons) copyInto(join(release, addon), join(staged, 'build', 'Release', addon), 0o755);
     dropSources(staged);
@@ -214,6 +214,11 @@ function installProductionModules(tree: string, options: ReleaseOptions): string
   // Loading the addon proves it matches this Node (the target's ABI, checked above).
   run(process.execPath, ['--input-type=module', '-e', "import Database from 'better-sqlite3'; new Database(':memory:').prepare('select 1').get();"], tree);
   return process.versions.modules;
+}
+
+/** The addons node-gyp built into `release` (build/Release), without better-sqlite3's test extension. */
+function compiledAddons(release: string): string[] {
+  return readdirSync(release).filter((file) => file.endsWith('.node') && !file.startsWith('test_'));
 }
 
 /** The C sources are only needed to compile: the release never does. */
@@ -282,7 +287,7 @@ function crossCompileNative(modules: string, options: ReleaseOptions, toolchain:
     const dir = join(modules, name);
     run(process.execPath, [toolchain.nodeGyp, 'rebuild', '--release', `--arch=${options.arch}`, `--nodedir=${toolchain.nodeDir}`, '--jobs=2'], dir, env);
     const release = join(dir, 'build', 'Release');
-    const addons = readdirSync(release).filter((file) => file.endsWith('.node') && !file.startsWith('test_'));
+    const addons = compiledAddons(release);
     if (addons.length === 0) throw new Error(`${name}: node-gyp built no addon for ${options.arch}`);
     // Only the addons stay: the object files are tens of megabytes the target never reads.
     for (const entry of readdirSync(release)) if (!addons.includes(entry)) rmSync(join(release, entry), { recursive: true, force: true });
